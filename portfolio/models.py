@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from trading.models import PRICE
+
+
+class Position(models.Model):
+    """The book of record: net position per account, instrument and strategy.
+
+    ``quantity`` is signed: positive long, negative short, zero flat.
+    """
+
+    account = models.ForeignKey("trading.Account", on_delete=models.PROTECT, related_name="positions")
+    instrument = models.ForeignKey("trading.Instrument", on_delete=models.PROTECT, related_name="positions")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", null=True, blank=True, on_delete=models.PROTECT, related_name="positions"
+    )
+    quantity = models.DecimalField(**PRICE, default=Decimal("0"))
+    avg_price = models.DecimalField(**PRICE, default=Decimal("0"))
+    realized_pnl = models.DecimalField(**PRICE, default=Decimal("0"))
+    unrealized_pnl = models.DecimalField(**PRICE, default=Decimal("0"))
+    commissions = models.DecimalField(**PRICE, default=Decimal("0"))
+    mark_price = models.DecimalField(**PRICE, null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account", "instrument"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "instrument", "strategy"], nulls_distinct=False, name="position_unique_per_book"
+            ),
+            models.CheckConstraint(condition=Q(avg_price__gte=0), name="position_avg_price_non_negative"),
+        ]
+        indexes = [models.Index(fields=["account", "instrument"])]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.instrument} {self.quantity}"
+
+    @property
+    def side(self) -> str:
+        return "LONG" if self.quantity > 0 else "SHORT" if self.quantity < 0 else "FLAT"
+
+    @property
+    def notional(self) -> Decimal:
+        price = self.mark_price if self.mark_price is not None else self.avg_price
+        return abs(self.quantity) * price * self.instrument.multiplier
+
+
+class CashBalance(models.Model):
+    account = models.ForeignKey("trading.Account", on_delete=models.CASCADE, related_name="balances")
+    currency = models.CharField(max_length=8)
+    total = models.DecimalField(**PRICE, default=Decimal("0"))
+    locked = models.DecimalField(**PRICE, default=Decimal("0"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "currency"], name="cashbalance_unique_currency"),
+            models.CheckConstraint(condition=Q(locked__gte=0), name="cashbalance_locked_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.total} {self.currency}"
+
+    @property
+    def free(self) -> Decimal:
+        return self.total - self.locked
+
+
+class PortfolioSnapshot(models.Model):
+    """Equity at a point in time, for the performance history and drawdown."""
+
+    class Kind(models.TextChoices):
+        INTRADAY = "intraday", "Intraday"
+        DAILY = "daily", "Daily close"
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.INTRADAY)
+    account = models.ForeignKey("trading.Account", null=True, blank=True, on_delete=models.CASCADE)
+    currency = models.CharField(max_length=8, default="USD")
+    total_value = models.DecimalField(**PRICE)
+    cash = models.DecimalField(**PRICE)
+    realized_pnl = models.DecimalField(**PRICE, default=Decimal("0"))
+    unrealized_pnl = models.DecimalField(**PRICE, default=Decimal("0"))
+    daily_pnl = models.DecimalField(**PRICE, default=Decimal("0"))
+    gross_exposure = models.DecimalField(**PRICE, default=Decimal("0"))
+    net_exposure = models.DecimalField(**PRICE, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["account", "kind", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.total_value} {self.currency}"

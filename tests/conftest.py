@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.services import REDIS
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """The test run's own Redis (see tests/services.py); tests may stop and start it."""
+    yield REDIS
+    if not REDIS.running:
+        REDIS.start()
+
+
+@pytest.fixture
+def restart_redis_after(redis_server):
+    yield redis_server
+    if not redis_server.running:
+        redis_server.start()
+
+
+@pytest.fixture(autouse=True)
+def _flush_redis(redis_server):
+    """Each test starts with an empty Redis, as each starts with an empty database."""
+    import redis as redis_lib
+
+    if redis_server.running:
+        redis_lib.Redis.from_url(redis_server.url).flushall()
+    yield
+
+
+@pytest.fixture
+def role_users(db):
+    """One user per role, password 'pw-<username>'."""
+    from tests.factories import make_role_users
+
+    return make_role_users()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+            args=["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def daphne_server(transactional_db):
+    """The real ASGI server (HTTP + WebSockets) on a free port, against the test database."""
+    from tests.processes import start_daphne
+
+    proc, url = start_daphne()
+    yield url
+    proc.stop()
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    from tests.processes import start_celery_worker
+
+    proc = start_celery_worker("default-test", "default", pool="threads", extra=["--concurrency", "2"])
+    yield proc
+    proc.stop()

@@ -1,0 +1,89 @@
+"""The order lifecycle: the one state machine every order status change goes through.
+
+    PENDING -> RISK_CHECK -> APPROVED | REJECTED
+    APPROVED -> SUBMITTED -> ACCEPTED -> PARTIALLY_FILLED -> FILLED
+    plus CANCELED, EXPIRED and VENUE_REJECTED from the states where a venue can say so.
+
+An illegal transition raises ``IllegalTransition`` before anything is written.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from trading.models import Order, OrderEvent, OrderStatus
+
+S = OrderStatus
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.RISK_CHECK}),
+    S.RISK_CHECK: frozenset({S.APPROVED, S.REJECTED}),
+    # An approved order can still be refused before it leaves (kill switch engaged
+    # meanwhile, node unreachable past the deadline) or canceled by its owner.
+    S.APPROVED: frozenset({S.SUBMITTED, S.REJECTED, S.CANCELED}),
+    # Venues may report a fill before (or instead of) the acceptance event.
+    S.SUBMITTED: frozenset({S.ACCEPTED, S.VENUE_REJECTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
+    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
+    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
+    S.REJECTED: frozenset(),
+    S.FILLED: frozenset(),
+    S.CANCELED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.VENUE_REJECTED: frozenset(),
+}
+
+TERMINAL_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+OPEN_STATUSES = frozenset(TRANSITIONS) - TERMINAL_STATUSES
+# Orders working at the venue (count toward open-order limits and exposure).
+WORKING_STATUSES = frozenset({S.APPROVED, S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED})
+
+
+class IllegalTransition(Exception):
+    def __init__(self, order: Order, to_status: str):
+        self.order = order
+        self.from_status = order.status
+        self.to_status = to_status
+        super().__init__(f"Order {order.client_order_id} cannot go from {order.status} to {to_status}.")
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def order_transition(
+    order: Order,
+    to_status: str,
+    *,
+    message: str = "",
+    data: dict | None = None,
+    update_fields: dict | None = None,
+) -> OrderEvent:
+    """Move ``order`` to ``to_status`` and write its timeline event.
+
+    Precondition: the caller holds ``select_for_update`` on the order row (or the
+    row was created in this transaction), so two processes cannot both move it.
+    ``update_fields`` are other order fields to save with the transition.
+    """
+    if to_status not in TRANSITIONS:
+        raise ValueError(f"Unknown order status {to_status!r}.")
+    if not can_transition(order.status, to_status):
+        raise IllegalTransition(order, to_status)
+    with transaction.atomic():
+        from_status = order.status
+        order.status = to_status
+        fields = {"status", "updated_at"}
+        for name, value in (update_fields or {}).items():
+            setattr(order, name, value)
+            fields.add(name)
+        if to_status in (S.REJECTED, S.VENUE_REJECTED, S.CANCELED, S.EXPIRED) and message:
+            order.status_reason = message
+            fields.add("status_reason")
+        order.save(update_fields=sorted(fields))
+        return OrderEvent.objects.create(
+            order=order, from_status=from_status, to_status=to_status, message=message, data=data or {}
+        )
+
+
+def order_record_created(order: Order, *, message: str = "Order received") -> OrderEvent:
+    """The first timeline row of a new order (no transition: it is born PENDING)."""
+    return OrderEvent.objects.create(order=order, from_status="", to_status=order.status, message=message)
