@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("monitoring.health.urls")),
     path("", include("monitoring.urls")),
     path("", include("trading.urls")),
     path("", include("risk.urls")),
