@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
     "monitoring",
@@ -227,6 +228,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Orders, strategies, risk limits, portfolio and monitoring of the trading desk.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI assets come from the pinned drf-spectacular-sidecar package via
+    # whitenoise: the desk runs without internet, so no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
 }
 
 # ---------------------------------------------------------------------------
