@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "monitoring.audit.AuditContextMiddleware",
+    "monitoring.logging.CorrelationIdMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -149,21 +150,31 @@ LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "monitoring.logging.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s"},
+        "json": {"()": "monitoring.logging.DeskJsonFormatter"},
+        "console": {
+            "()": "monitoring.logging.ConsoleFormatter",
+            "format": "%(asctime)s %(levelname)-7s %(role)s %(name)s%(cid)s %(message)s",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "console", "filters": ["context"]},
+        # Several processes write this file; this handler locks around writes and rotation.
         "file": {
-            "class": "logging.handlers.WatchedFileHandler",
+            "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
             "filename": str(LOG_DIR / "nautilus-integration.log"),
-            "formatter": "plain",
+            "maxBytes": 50 * 1024 * 1024,
+            "backupCount": 10,
+            "formatter": "json",
+            "filters": ["context"],
         },
     },
     "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "daphne": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
     },
 }
 
