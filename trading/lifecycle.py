@@ -87,3 +87,32 @@ def order_transition(
 def order_record_created(order: Order, *, message: str = "Order received") -> OrderEvent:
     """The first timeline row of a new order (no transition: it is born PENDING)."""
     return OrderEvent.objects.create(order=order, from_status="", to_status=order.status, message=message)
+
+
+def path_to(from_status: str, to_status: str) -> list[str] | None:
+    """The shortest list of statuses leading from ``from_status`` to ``to_status``
+    (excluding the start), or None when it cannot be reached. Used when a venue
+    event arrives for an order whose earlier events were implicit (a fill
+    reported before the acceptance)."""
+    if from_status == to_status:
+        return []
+    frontier = [[from_status]]
+    seen = {from_status}
+    while frontier:
+        path = frontier.pop(0)
+        for nxt in sorted(TRANSITIONS[path[-1]]):
+            if nxt in seen:
+                continue
+            if nxt == to_status:
+                return [*path[1:], nxt]
+            if nxt not in TERMINAL_STATUSES:
+                seen.add(nxt)
+                frontier.append([*path, nxt])
+    return None
+
+
+def order_record_event(order: Order, *, message: str, data: dict | None = None) -> OrderEvent:
+    """A timeline entry that does not change the status (triggered, modified, refused cancel...)."""
+    return OrderEvent.objects.create(
+        order=order, from_status=order.status, to_status=order.status, message=message, data=data or {}
+    )
