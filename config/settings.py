@@ -245,7 +245,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Several models have a "status" or "kind"; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "trading.models.OrderStatus",
+        "AccountStatusEnum": "trading.models.Account.Status",
+        "StrategyStatusEnum": "strategies.models.Strategy.Status",
+        "AlertStatusEnum": "monitoring.models.Alert.Status",
+        "RiskLimitKindEnum": "risk.models.RiskLimit.Kind",
+        "SnapshotKindEnum": "portfolio.models.PortfolioSnapshot.Kind",
+    },
 }
 
 # ---------------------------------------------------------------------------

@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from portfolio.api import views
+
+urlpatterns = [
+    path("positions/", views.PositionListApi.as_view(), name="api-positions"),
+    path("positions/<int:pk>/", views.PositionDetailApi.as_view(), name="api-position"),
+    path("cash-balances/", views.CashBalanceListApi.as_view(), name="api-cash-balances"),
+    path("portfolio/snapshots/", views.PortfolioSnapshotListApi.as_view(), name="api-portfolio-snapshots"),
+]
