@@ -84,7 +84,7 @@ def mask_secrets(text: str) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    message = " ".join(str(exc).split())[:300]
     return mask_secrets(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
 
 

@@ -1,0 +1,172 @@
+"""``manage.py setup_test_portfolio``: a realistic multi-currency book to look at.
+
+* cash: the SIM margin account funded in USD with a EUR balance beside it, the
+  Binance spot account in USDT with some BTC;
+* positions across sectors (FX, digital assets, technology, financials,
+  energy), each opened by a filled order through the same fill path live
+  trading uses, so orders, fills, positions and cash agree;
+* equity history: hourly intraday snapshots and a daily close for the last
+  ``--days`` days up to ``--end-date`` (yesterday by default), for the SIM
+  account and for the whole desk.
+
+Idempotent: cash rows, opening orders (``SEED-PF-<symbol>``) and snapshots
+(by account, kind and time) are created only when missing.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from monitoring.management.commands._progress import progress
+from portfolio.models import CashBalance, PortfolioSnapshot, Position
+from trading.models import Account, Instrument
+
+CENT = Decimal("0.01")
+# account, currency, deposit: the funding a fresh account starts with.
+CASH = [
+    ("SIM-001", "USD", None),  # None: the account's starting balance
+    ("SIM-001", "EUR", Decimal("250000.00")),
+    ("BINANCE-SPOT", "USDT", None),
+    ("BINANCE-SPOT", "BTC", Decimal("0.50000000")),
+]
+# symbol, side, USD notional: one position per sector at least.
+BOOK = [
+    ("EUR/USD", "BUY", Decimal("60000")),
+    ("USD/JPY", "SELL", Decimal("40000")),
+    ("BTC/USD", "BUY", Decimal("30000")),
+    ("ETH/USD", "SELL", Decimal("12000")),
+    ("AAPL", "BUY", Decimal("25000")),
+    ("MSFT", "BUY", Decimal("20000")),
+    ("JPM", "SELL", Decimal("15000")),
+    ("XOM", "BUY", Decimal("18000")),
+]
+ORDER_PREFIX = "SEED-PF-"
+DAILY_CLOSE = time(21, 0)  # New York close, in UTC
+
+
+@transaction.atomic
+def cash_balances_ensure() -> int:
+    """Fund the demo accounts once; an existing balance (traded or edited) is left alone."""
+    created = 0
+    for name, currency, deposit in CASH:
+        account = Account.objects.filter(name=name).first()
+        if account is None:
+            continue
+        amount = account.starting_balance if deposit is None else deposit
+        _, made = CashBalance.objects.get_or_create(account=account, currency=currency, defaults={"total": amount})
+        created += made
+    return created
+
+
+def book_positions_ensure(*, write) -> int:
+    from trading.management.commands.generate_test_data import position_opening_ensure
+
+    account = Account.objects.get(name="SIM-001")
+    now = timezone.now()
+    created = 0
+    for symbol, side, notional in progress(BOOK, total=len(BOOK), label="positions", write=write):
+        instrument = Instrument.objects.get(venue=account.venue, symbol=symbol)
+        rng = random.Random(f"portfolio-{symbol}")
+        created += position_opening_ensure(
+            client_order_id=f"{ORDER_PREFIX}{symbol.replace('/', '')}",
+            account=account,
+            instrument=instrument,
+            strategy=None,
+            side=side,
+            notional_usd=notional,
+            rng=rng,
+            start=now - timedelta(days=6, seconds=rng.uniform(0, 3600)),
+        )
+    return created
+
+
+def _snapshot_times(end: date, days: int) -> list[tuple[datetime, str]]:
+    times = []
+    for offset in range(days - 1, -1, -1):
+        day = end - timedelta(days=offset)
+        for hour in range(24):
+            times.append((datetime.combine(day, time(hour, 0), tzinfo=UTC), PortfolioSnapshot.Kind.INTRADAY))
+        times.append((datetime.combine(day, DAILY_CLOSE, tzinfo=UTC), PortfolioSnapshot.Kind.DAILY))
+    return times
+
+
+def snapshots_ensure(*, end: date, days: int, write) -> int:
+    """Equity history as a seeded random walk around the book's current exposure."""
+    account = Account.objects.get(name="SIM-001")
+    positions = list(Position.objects.filter(account=account).select_related("instrument"))
+    gross = sum((p.notional for p in positions), Decimal("0")).quantize(CENT)
+    net = sum((p.notional if p.quantity > 0 else -p.notional for p in positions), Decimal("0")).quantize(CENT)
+    times = _snapshot_times(end, days)
+    scopes = [(account, account.starting_balance), (None, account.starting_balance + Decimal("100000"))]
+    existing = set(
+        PortfolioSnapshot.objects.filter(at__in=[t for t, _ in times]).values_list("account_id", "kind", "at")
+    )
+    rows = []
+    for scoped_account, base in scopes:
+        rng = random.Random(f"snapshots-{scoped_account.pk if scoped_account else 'desk'}-{end.isoformat()}")
+        equity = base
+        day_open = equity
+        realized = Decimal("0")
+        for at, kind in times:
+            if at.hour == 0 and kind == PortfolioSnapshot.Kind.INTRADAY:
+                day_open = equity
+            step = (Decimal(rng.randint(-1500, 1600)) * CENT * 100).quantize(CENT)
+            if kind == PortfolioSnapshot.Kind.INTRADAY:
+                equity += step
+                realized += (step * Decimal("0.4")).quantize(CENT)
+            key = (scoped_account.pk if scoped_account else None, kind, at)
+            if key in existing:
+                continue
+            unrealized = (equity - base - realized).quantize(CENT)
+            rows.append(
+                PortfolioSnapshot(
+                    at=at,
+                    kind=kind,
+                    account=scoped_account,
+                    currency="USD",
+                    total_value=equity,
+                    cash=(equity - unrealized).quantize(CENT),
+                    realized_pnl=realized,
+                    unrealized_pnl=unrealized,
+                    daily_pnl=(equity - day_open).quantize(CENT),
+                    gross_exposure=gross,
+                    net_exposure=net,
+                )
+            )
+    batches = [rows[i : i + 50] for i in range(0, len(rows), 50)]
+    for batch in progress(batches, total=len(batches), label=f"snapshots ({len(rows)} rows)", write=write):
+        PortfolioSnapshot.objects.bulk_create(batch)
+    return len(rows)
+
+
+class Command(BaseCommand):
+    help = "Create a multi-currency demo book: cash, positions across sectors, equity history (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, default=5, help="Days of equity history.")
+        parser.add_argument(
+            "--end-date",
+            type=date.fromisoformat,
+            default=None,
+            help="Last day of history, YYYY-MM-DD (default: yesterday, UTC).",
+        )
+
+    def handle(self, *args, days: int, end_date: date | None, **options):
+        if not 1 <= days <= 366:
+            raise CommandError("--days must be between 1 and 366.")
+        from trading.services import reference_data_ensure
+
+        reference_data_ensure()
+        write = self.stdout.write
+        end = end_date or (timezone.now().astimezone(UTC).date() - timedelta(days=1))
+        cash = cash_balances_ensure()
+        write(f"cash balances: {cash} created")
+        positions = book_positions_ensure(write=write)
+        snapshots = snapshots_ensure(end=end, days=days, write=write)
+        write(self.style.SUCCESS(f"{cash} cash balances, {positions} positions, {snapshots} snapshots created"))
