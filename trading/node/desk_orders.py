@@ -1,0 +1,329 @@
+"""Inside the node: desk orders in, every order event out.
+
+``DeskOrders`` is a Nautilus ``Strategy`` that the node always runs. It
+
+* reads the desk's command stream (``trading.commands``) on a thread and hands
+  each command to the node's event loop, acknowledging it only once Nautilus
+  holds the order (or has refused it) — so a node killed mid-flight re-reads it;
+* skips a submit whose client order id the (Redis-backed) cache already holds,
+  and refuses one read after its delivery deadline — so nothing is sent twice
+  and nothing goes out after the desk gave up on it;
+* subscribes to every order event on the message bus (its own orders and the
+  strategies') and appends them to the desk's event stream from a writer
+  thread, so the event loop never waits on Redis;
+* publishes the engine's net positions per instrument every second for
+  reconciliation with the book (``ni:node:<trader_id>:positions``).
+
+This module imports Nautilus: only the node process loads it.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from decimal import Decimal
+
+import logging
+
+import redis
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.core.datetime import unix_nanos_to_dt
+from nautilus_trader.model.enums import OrderSide, TimeInForce
+from nautilus_trader.model.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderModifyRejected,
+    OrderRejected,
+    OrderSubmitted,
+    OrderTriggered,
+    OrderUpdated,
+)
+from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
+from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.trading.strategy import Strategy
+
+logger = logging.getLogger(__name__)
+COMMAND_GROUP = "node"
+POSITIONS_KEY = "ni:node:{trader_id}:positions"
+ORDER_EVENTS_TOPIC = "events.order.*"
+
+
+class DeskOrdersConfig(StrategyConfig, frozen=True):
+    redis_url: str
+    desk_trader_id: str
+    consumer: str = "node-1"
+    positions_interval_secs: float = 1.0
+
+
+class DeskOrders(Strategy):
+    def __init__(self, config: DeskOrdersConfig):
+        super().__init__(config)
+        self._redis_url = config.redis_url
+        self._desk_trader_id = config.desk_trader_id
+        self._consumer = config.consumer
+        self._positions_interval = config.positions_interval_secs
+        self._commands = f"ni:node:{config.desk_trader_id}:commands"
+        self._events = f"ni:node:{config.desk_trader_id}:events"
+        self._outbox: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._loop = None
+        # client order id -> correlation id of the request that created it, so node
+        # log lines and the events going back carry the id the web request had.
+        self._cids: dict[str, str] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        import asyncio
+
+        self._loop = asyncio.get_event_loop()
+        self._stop.clear()
+        self.msgbus.subscribe(topic=ORDER_EVENTS_TOPIC, handler=self._on_any_order_event)
+        self._threads = [
+            threading.Thread(target=self._writer, name="desk-events-writer", daemon=True),
+            threading.Thread(target=self._reader, name="desk-commands-reader", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        self.clock.set_timer("desk-positions", interval=_secs(self._positions_interval), callback=self._publish_positions)
+
+    def on_stop(self) -> None:
+        self._stop.set()
+        self.msgbus.unsubscribe(topic=ORDER_EVENTS_TOPIC, handler=self._on_any_order_event)
+        for thread in self._threads:
+            thread.join(timeout=3)
+        self._threads = []
+
+    # -- commands: stream thread -> event loop ---------------------------------------------------
+
+    def _reader(self) -> None:
+        from trading.commands import read_group  # plain Redis code, no Django models
+
+        client = redis.Redis.from_url(self._redis_url, socket_timeout=5)
+        while not self._stop.is_set():
+            try:
+                for entry in read_group(client, self._commands, COMMAND_GROUP, self._consumer, block_ms=200):
+                    done: Future = Future()
+                    self._loop.call_soon_threadsafe(self._run_command, entry, done)
+                    done.result(timeout=10)
+                    client.xack(self._commands, COMMAND_GROUP, entry.stream_id)
+                    if self._stop.is_set():
+                        break
+            except Exception as exc:  # keep reading after Redis hiccups; log once per failure
+                if not self._stop.is_set():
+                    self.log.warning(f"desk command reader: {exc!r}; retrying")
+                    self._stop.wait(0.5)
+
+    def _run_command(self, entry, done: Future) -> None:
+        from monitoring.logging import correlation
+
+        cid = entry.body.get("client_order_id", "")
+        if entry.cid and cid:
+            self._cids[cid] = entry.cid
+        with correlation(entry.cid or None):
+            logger.info("desk command %s %s", entry.type, cid)
+            self._run_command_inner(entry, done)
+
+    def _run_command_inner(self, entry, done: Future) -> None:
+        try:
+            handler = {"submit": self._submit, "cancel": self._cancel, "modify": self._modify,
+                       "cancel_all": self._cancel_all}.get(entry.type)
+            if handler is None:
+                self.log.error(f"unknown desk command {entry.type}")
+            else:
+                handler(entry.body)
+            done.set_result(True)
+        except Exception as exc:
+            self.log.error(f"desk command {entry.type} {entry.body.get('client_order_id')} failed: {exc!r}")
+            self._emit("denied", {"client_order_id": entry.body.get("client_order_id", ""),
+                                  "reason": f"node could not process the command: {exc}"})
+            done.set_result(False)
+
+    def _submit(self, body: dict) -> None:
+        cid = ClientOrderId(body["client_order_id"])
+        if self.cache.order(cid) is not None:
+            return  # re-delivered after a crash: Nautilus already has it
+        deadline = body.get("deadline_ns")
+        if deadline and time.time_ns() > int(deadline):
+            self._emit("denied", {"client_order_id": cid.value, "reason": "arrived after its delivery deadline"})
+            return
+        instrument_id = InstrumentId.from_str(body["instrument_id"])
+        instrument = self.cache.instrument(instrument_id)
+        if instrument is None:
+            self._emit("denied", {"client_order_id": cid.value, "reason": f"instrument {instrument_id} not loaded in the node"})
+            return
+        side = OrderSide.BUY if body["side"] == "BUY" else OrderSide.SELL
+        quantity = instrument.make_qty(Decimal(body["quantity"]))
+        tif = TimeInForce[body.get("time_in_force") or "GTC"]
+        expire = unix_nanos_to_dt(int(body["expire_time_ns"])) if body.get("expire_time_ns") else None
+        common = {"instrument_id": instrument_id, "order_side": side, "quantity": quantity,
+                  "time_in_force": tif, "reduce_only": bool(body.get("reduce_only")), "client_order_id": cid}
+        kind = body["order_type"]
+        if kind == "MARKET":
+            order = self.order_factory.market(**common)
+        elif kind == "LIMIT":
+            order = self.order_factory.limit(price=instrument.make_price(Decimal(body["price"])), expire_time=expire, **common)
+        elif kind == "STOP_MARKET":
+            order = self.order_factory.stop_market(
+                trigger_price=instrument.make_price(Decimal(body["trigger_price"])), expire_time=expire, **common)
+        elif kind == "STOP_LIMIT":
+            order = self.order_factory.stop_limit(
+                price=instrument.make_price(Decimal(body["price"])),
+                trigger_price=instrument.make_price(Decimal(body["trigger_price"])), expire_time=expire, **common)
+        else:
+            self._emit("denied", {"client_order_id": cid.value, "reason": f"unknown order type {kind}"})
+            return
+        self.submit_order(order)
+
+    def _cancel(self, body: dict) -> None:
+        order = self.cache.order(ClientOrderId(body["client_order_id"]))
+        if order is None:
+            # Canceled at the desk before it was ever sent: nothing to do here.
+            return
+        if order.is_closed:
+            self._emit("cancel_rejected", {"client_order_id": order.client_order_id.value,
+                                           "reason": f"already {order.status_string().lower()}"})
+            return
+        self.cancel_order(order)
+
+    def _modify(self, body: dict) -> None:
+        order = self.cache.order(ClientOrderId(body["client_order_id"]))
+        if order is None or order.is_closed:
+            reason = "unknown to the node" if order is None else f"already {order.status_string().lower()}"
+            self._emit("modify_rejected", {"client_order_id": body["client_order_id"], "reason": reason})
+            return
+        instrument = self.cache.instrument(order.instrument_id)
+        kwargs = {}
+        if body.get("quantity"):
+            kwargs["quantity"] = instrument.make_qty(Decimal(body["quantity"]))
+        if body.get("price"):
+            kwargs["price"] = instrument.make_price(Decimal(body["price"]))
+        if body.get("trigger_price"):
+            kwargs["trigger_price"] = instrument.make_price(Decimal(body["trigger_price"]))
+        self.modify_order(order, **kwargs)
+
+    def _cancel_all(self, body: dict) -> None:
+        instrument_id = InstrumentId.from_str(body["instrument_id"]) if body.get("instrument_id") else None
+        for order in self.cache.orders_open(instrument_id=instrument_id):
+            self.cancel_order(order)
+
+    # -- events: event loop -> writer thread -> stream --------------------------------------------
+
+    def _on_any_order_event(self, event) -> None:
+        cid = event.client_order_id.value
+        if isinstance(event, OrderFilled):
+            order = self.cache.order(event.client_order_id)
+            kind = "filled" if order is not None and order.is_closed else "partially_filled"
+            self._emit(kind, {
+                "client_order_id": cid,
+                "trade_id": event.trade_id.value,
+                "venue_order_id": event.venue_order_id.value if event.venue_order_id else "",
+                "last_qty": str(event.last_qty.as_decimal()),
+                "last_px": str(event.last_px.as_decimal()),
+                "commission": str(event.commission.as_decimal()) if event.commission else "0",
+                "commission_currency": event.commission.currency.code if event.commission else "",
+                "liquidity_side": event.liquidity_side.name,
+                "ts": event.ts_event,
+            })
+        elif isinstance(event, OrderAccepted):
+            self._emit("accepted", {"client_order_id": cid, "venue_order_id": event.venue_order_id.value, "ts": event.ts_event})
+        elif isinstance(event, OrderSubmitted):
+            self._emit("submitted", {"client_order_id": cid, "ts": event.ts_event})
+        elif isinstance(event, OrderDenied):
+            self._emit("denied", {"client_order_id": cid, "reason": event.reason, "ts": event.ts_event})
+        elif isinstance(event, OrderRejected):
+            self._emit("rejected", {"client_order_id": cid, "reason": event.reason, "ts": event.ts_event})
+        elif isinstance(event, OrderCanceled):
+            self._emit("canceled", {"client_order_id": cid, "ts": event.ts_event})
+        elif isinstance(event, OrderExpired):
+            self._emit("expired", {"client_order_id": cid, "ts": event.ts_event})
+        elif isinstance(event, OrderTriggered):
+            self._emit("triggered", {"client_order_id": cid, "ts": event.ts_event})
+        elif isinstance(event, OrderUpdated):
+            self._emit("updated", {
+                "client_order_id": cid,
+                "quantity": str(event.quantity.as_decimal()),
+                "price": str(event.price.as_decimal()) if event.price is not None else None,
+                "trigger_price": str(event.trigger_price.as_decimal()) if event.trigger_price is not None else None,
+                "ts": event.ts_event,
+            })
+        elif isinstance(event, OrderModifyRejected):
+            self._emit("modify_rejected", {"client_order_id": cid, "reason": event.reason, "ts": event.ts_event})
+        elif isinstance(event, OrderCancelRejected):
+            self._emit("cancel_rejected", {"client_order_id": cid, "reason": event.reason, "ts": event.ts_event})
+
+    def _emit(self, type_: str, body: dict) -> None:
+        cid = self._cids.get(body.get("client_order_id", ""), "")
+        if type_ in ("filled", "canceled", "expired", "rejected", "denied"):
+            self._cids.pop(body.get("client_order_id", ""), None)
+        self._outbox.put(("event", type_, body, cid))
+
+    def _publish_positions(self, _event=None) -> None:
+        net: dict[str, Decimal] = {}
+        avg: dict[str, str] = {}
+        realized: dict[str, Decimal] = {}
+        for position in self.cache.positions():
+            key = position.instrument_id.value
+            realized[key] = realized.get(key, Decimal(0)) + (
+                position.realized_pnl.as_decimal() if position.realized_pnl is not None else Decimal(0)
+            )
+            if position.is_open:
+                net[key] = net.get(key, Decimal(0)) + position.signed_decimal_qty()
+                avg[key] = str(position.avg_px_open)
+        snapshot = {
+            key: {"quantity": str(net.get(key, Decimal(0))), "avg_px": avg.get(key), "realized_pnl": str(realized[key])}
+            for key in realized
+        }
+        self._outbox.put(("positions", time.time(), snapshot))
+
+    def _writer(self) -> None:
+        from trading.commands import STREAM_MAXLEN
+
+        client = redis.Redis.from_url(self._redis_url, socket_timeout=5)
+        positions_key = POSITIONS_KEY.format(trader_id=self._desk_trader_id)
+        pending: list = []
+        while not (self._stop.is_set() and self._outbox.empty() and not pending):
+            if not pending:
+                try:
+                    pending.append(self._outbox.get(timeout=0.2))
+                except queue.Empty:
+                    continue
+            while len(pending) < 500:
+                try:
+                    pending.append(self._outbox.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                pipe = client.pipeline(transaction=False)
+                for item in pending:
+                    if item[0] == "event":
+                        _, type_, body, cid = item
+                        pipe.xadd(self._events, {"type": type_, "body": json.dumps(body, default=str), "cid": cid},
+                                  maxlen=STREAM_MAXLEN, approximate=True)
+                    else:
+                        _, ts, snapshot = item
+                        pipe.set(positions_key, json.dumps({"ts": ts, "positions": snapshot}))
+                pipe.execute()
+                pending = []
+            except redis.RedisError as exc:
+                # Keep the events in order and try again: they are the record of what the venue did.
+                self.log.warning(f"desk event writer: {exc!r}; retrying")
+                self._stop.wait(0.5)
+                if self._stop.is_set() and time.monotonic() > getattr(self, "_give_up_at", float("inf")):
+                    break
+                if self._stop.is_set() and not hasattr(self, "_give_up_at"):
+                    self._give_up_at = time.monotonic() + 5
+
+
+def _secs(seconds: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)
