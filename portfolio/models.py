@@ -98,3 +98,49 @@ class PortfolioSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.total_value} {self.currency}"
+
+
+class Discrepancy(models.Model):
+    """A difference between the book and the engine (or F8) for one account and instrument."""
+
+    class Source(models.TextChoices):
+        ENGINE = "engine", "Nautilus engine"
+        F8 = "f8", "External F8"
+
+    class Resolution(models.TextChoices):
+        OPEN = "", "Open"
+        CONVERGED = "converged", "Converged by itself"
+        ENGINE_WINS = "engine_wins", "Book corrected to the engine (automatic)"
+        ACCEPT_ENGINE = "accept_engine", "Book corrected to the engine (by a person)"
+        KEEP_BOOK = "keep_book", "Book kept (by a person)"
+
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ENGINE)
+    account = models.ForeignKey("trading.Account", on_delete=models.CASCADE, related_name="discrepancies")
+    instrument = models.ForeignKey("trading.Instrument", on_delete=models.CASCADE, related_name="+")
+    book_quantity = models.DecimalField(**PRICE)
+    engine_quantity = models.DecimalField(**PRICE)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(auto_now=True)
+    # How many consecutive reconciliation runs have seen it; acting on one sighting
+    # would "correct" a fill that is merely still on its way through the bridge.
+    sightings = models.PositiveIntegerField(default=1)
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, default=Resolution.OPEN, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-first_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "account", "instrument"],
+                condition=Q(resolution=""),
+                name="discrepancy_one_open_per_instrument",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.instrument}: book {self.book_quantity} vs engine {self.engine_quantity}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolution == ""

@@ -37,6 +37,8 @@ def sync_status() -> SyncStatus:
     lag_limit = max(5.0, 3.0 * settings.POSITION_SYNC_INTERVAL)
     if raw.get("state") == "diverged":
         state, detail = "diverged", raw.get("detail") or f"{discrepancies} discrepancies"
+    elif raw.get("state") == "lagging" and age is not None and age <= lag_limit:
+        state, detail = "lagging", raw.get("detail", "Engine view unavailable")
     elif age is None or age > lag_limit:
         state = "lagging"
         detail = "Reconciliation has not run" if age is None else f"Last reconciliation {age:.0f}s ago"
