@@ -72,7 +72,7 @@ class DeskOrders(Strategy):
         self._commands = f"ni:node:{config.desk_trader_id}:commands"
         self._events = f"ni:node:{config.desk_trader_id}:events"
         self._outbox: queue.Queue = queue.Queue()
-        self._stop = threading.Event()
+        self._stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
         self._loop = None
         # client order id -> correlation id of the request that created it, so node
@@ -85,7 +85,7 @@ class DeskOrders(Strategy):
         import asyncio
 
         self._loop = asyncio.get_event_loop()
-        self._stop.clear()
+        self._stop_event.clear()
         self.msgbus.subscribe(topic=ORDER_EVENTS_TOPIC, handler=self._on_any_order_event)
         self._threads = [
             threading.Thread(target=self._writer, name="desk-events-writer", daemon=True),
@@ -96,7 +96,7 @@ class DeskOrders(Strategy):
         self.clock.set_timer("desk-positions", interval=_secs(self._positions_interval), callback=self._publish_positions)
 
     def on_stop(self) -> None:
-        self._stop.set()
+        self._stop_event.set()
         self.msgbus.unsubscribe(topic=ORDER_EVENTS_TOPIC, handler=self._on_any_order_event)
         for thread in self._threads:
             thread.join(timeout=3)
@@ -108,19 +108,19 @@ class DeskOrders(Strategy):
         from trading.commands import read_group  # plain Redis code, no Django models
 
         client = redis.Redis.from_url(self._redis_url, socket_timeout=5)
-        while not self._stop.is_set():
+        while not self._stop_event.is_set():
             try:
                 for entry in read_group(client, self._commands, COMMAND_GROUP, self._consumer, block_ms=200):
                     done: Future = Future()
                     self._loop.call_soon_threadsafe(self._run_command, entry, done)
                     done.result(timeout=10)
                     client.xack(self._commands, COMMAND_GROUP, entry.stream_id)
-                    if self._stop.is_set():
+                    if self._stop_event.is_set():
                         break
             except Exception as exc:  # keep reading after Redis hiccups; log once per failure
-                if not self._stop.is_set():
+                if not self._stop_event.is_set():
                     self.log.warning(f"desk command reader: {exc!r}; retrying")
-                    self._stop.wait(0.5)
+                    self._stop_event.wait(0.5)
 
     def _run_command(self, entry, done: Future) -> None:
         from monitoring.logging import correlation
@@ -290,7 +290,7 @@ class DeskOrders(Strategy):
         client = redis.Redis.from_url(self._redis_url, socket_timeout=5)
         positions_key = POSITIONS_KEY.format(trader_id=self._desk_trader_id)
         pending: list = []
-        while not (self._stop.is_set() and self._outbox.empty() and not pending):
+        while not (self._stop_event.is_set() and self._outbox.empty() and not pending):
             if not pending:
                 try:
                     pending.append(self._outbox.get(timeout=0.2))
@@ -316,10 +316,10 @@ class DeskOrders(Strategy):
             except redis.RedisError as exc:
                 # Keep the events in order and try again: they are the record of what the venue did.
                 self.log.warning(f"desk event writer: {exc!r}; retrying")
-                self._stop.wait(0.5)
-                if self._stop.is_set() and time.monotonic() > getattr(self, "_give_up_at", float("inf")):
+                self._stop_event.wait(0.5)
+                if self._stop_event.is_set() and time.monotonic() > getattr(self, "_give_up_at", float("inf")):
                     break
-                if self._stop.is_set() and not hasattr(self, "_give_up_at"):
+                if self._stop_event.is_set() and not hasattr(self, "_give_up_at"):
                     self._give_up_at = time.monotonic() + 5
 
 
