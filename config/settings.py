@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "monitoring.audit.AuditContextMiddleware",
     "monitoring.logging.CorrelationIdMiddleware",
+    "monitoring.metrics.MetricsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -146,6 +147,11 @@ HEALTH_CHECK_INTERVAL = env_int("HEALTH_CHECK_INTERVAL", 30, minimum=1)
 STATUS_PUSH_INTERVAL = env_int("STATUS_PUSH_INTERVAL", 2, minimum=1)
 LOG_DIR = env_path("LOG_DIR", "logs", base=BASE_DIR)
 LOG_DIR.mkdir(parents=True, exist_ok=True)
+# prometheus_client's multiprocess mode reads this when a metric is created, so it
+# is set here, before anything imports monitoring.metrics, in every process.
+PROMETHEUS_MULTIPROC_DIR = env_path("PROMETHEUS_MULTIPROC_DIR", "var/prometheus", base=BASE_DIR)
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 
 LOGGING = {
     "version": 1,

@@ -92,3 +92,7 @@ os.environ["REDIS_URL"] = REDIS.url
 # The node and other child processes find the test Redis through this too.
 os.environ.setdefault("TEST_DATABASE_NAME", "test_nautilus")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Metrics of this run's processes only (prometheus multiprocess files).
+_METRICS_DIR = tempfile.mkdtemp(prefix="ni-test-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
+atexit.register(shutil.rmtree, _METRICS_DIR, True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from monitoring.metrics import order_status_inc
 from trading.models import Order, OrderEvent, OrderStatus
 
 S = OrderStatus
@@ -79,6 +80,7 @@ def order_transition(
             order.status_reason = message
             fields.add("status_reason")
         order.save(update_fields=sorted(fields))
+        transaction.on_commit(lambda: order_status_inc(to_status, order.source))
         return OrderEvent.objects.create(
             order=order, from_status=from_status, to_status=to_status, message=message, data=data or {}
         )
