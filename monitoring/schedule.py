@@ -8,4 +8,5 @@ from monitoring.health.checks import HEARTBEAT_EVERY
 
 PERIODIC_TASKS = [
     {"name": "monitoring: worker heartbeat", "task": "monitoring.heartbeat", "every": HEARTBEAT_EVERY},
+    {"name": "monitoring: health checks", "task": "monitoring.health_check", "every": "HEALTH_CHECK_INTERVAL"},
 ]

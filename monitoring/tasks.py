@@ -6,6 +6,7 @@ import time
 
 from celery import shared_task
 
+from monitoring.health import checks
 from monitoring.health.checks import WORKERS_KEY
 from monitoring.redis_client import redis_client
 
@@ -24,3 +25,11 @@ def heartbeat(self) -> str:
     if gone:
         r.hdel(WORKERS_KEY, *gone)
     return hostname
+
+
+@shared_task(name="monitoring.health_check", ignore_result=True)
+def health_check() -> dict[str, str]:
+    """Run every health check and keep the results in Redis (``ni:health``)."""
+    results = checks.run_checks()
+    checks.results_record(results)
+    return {name: result.status for name, result in results.items()}

@@ -492,3 +492,20 @@ def run_checks(names: Iterable[str] = CHECKS, *, deadline: float = CHECK_DEADLIN
 def overall_status(results: dict[str, CheckResult], required: Iterable[str] = REQUIRED) -> Status:
     """``down`` when any required part is down, else ``ok``."""
     return DOWN if any(not results[n].up for n in required if n in results) else OK
+
+
+# Redis hash of check name -> JSON of its last scheduled result (``monitoring.health_check``),
+# for pages and alerting that want the recent picture without running the checks themselves.
+LAST_RESULTS_KEY = "ni:health"
+
+
+def results_record(results: dict[str, CheckResult], *, at: float | None = None) -> None:
+    import json
+
+    from monitoring.redis_client import redis_client
+
+    at = time.time() if at is None else at
+    redis_client().hset(
+        LAST_RESULTS_KEY,
+        mapping={name: json.dumps({**result.as_dict(), "at": at}) for name, result in results.items()},
+    )
