@@ -74,6 +74,10 @@ class CheckResult:
 class CheckFailed(Exception):
     """A check found its component down; the message is the detail shown to operators."""
 
+    def __init__(self, message: str, data: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.data = data or {}
+
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@\s]+)@", re.I)
 
@@ -93,7 +97,7 @@ def _result(name: str, fn: Callable[[], tuple[Status, str, dict[str, Any]]]) -> 
     try:
         status, detail, data = fn()
     except CheckFailed as exc:
-        status, detail, data = DOWN, mask_secrets(str(exc)), {}
+        status, detail, data = DOWN, mask_secrets(str(exc)), exc.data
     except Exception as exc:  # a health check reports failures, it never raises them
         status, detail, data = DOWN, _describe(exc), {}
     return CheckResult(name, status, detail, data, (time.perf_counter() - started) * 1000)
@@ -203,7 +207,8 @@ def _celery() -> tuple[Status, str, dict[str, Any]]:
     if not alive:
         raise CheckFailed(
             f"no Celery worker answered a ping within {CELERY_PING_TIMEOUT}s or sent a heartbeat "
-            f"in the last {HEARTBEAT_STALE_AFTER}s"
+            f"in the last {HEARTBEAT_STALE_AFTER}s",
+            data,
         )
     detail = f"{len(alive)} worker(s) alive: {', '.join(alive)}"
     if silent:
