@@ -77,6 +77,8 @@ class RiskLimit(ScopedModel):
         ORDER_RATE = "order_rate", "Max orders per window"
         MAX_OPEN_ORDERS = "max_open_orders", "Max open orders"
         RISK_BUDGET = "risk_budget", "Strategy risk budget"
+        # ``params``: {"allowed": [instrument ids], "blocked": [instrument ids]}; ``value`` is unused (1).
+        INSTRUMENT_LIST = "instrument_list", "Allowed/blocked instruments"
 
     name = models.CharField(max_length=128)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -162,6 +164,8 @@ class RiskDecision(models.Model):
     snapshot = models.JSONField(default=dict)
     elapsed_us = models.PositiveIntegerField(default=0)
     gate_process = models.CharField(max_length=64, blank=True, help_text="web, worker or node")
+    # The order request exactly as the gate judged it (the order may be modified later).
+    request = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-decided_at"]
@@ -169,3 +173,99 @@ class RiskDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{'APPROVED' if self.approved else 'REJECTED'} {self.order_id}"
+
+
+class PriceHistory(models.Model):
+    """Daily closes per instrument: the history VaR, expected shortfall and correlations use.
+
+    The risk monitor upserts today's close from the live mid on every run; catalog
+    imports may backfill older days.
+    """
+
+    instrument = models.ForeignKey("trading.Instrument", on_delete=models.CASCADE, related_name="+")
+    date = models.DateField()
+    close = models.DecimalField(**PRICE)
+
+    class Meta:
+        ordering = ["instrument", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "date"], name="pricehistory_unique_day"),
+            models.CheckConstraint(condition=Q(close__gt=0), name="pricehistory_close_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.date} {self.close}"
+
+
+class StressScenario(models.Model):
+    """A named set of shocks applied to current positions by the risk monitor and the stress runner.
+
+    ``shocks``: a list of ``{"type": "sector", "target": "<sector code>", "shock_pct": "-5"}``,
+    ``{"type": "instrument", "target": "<instrument id>", "shock_pct": "-10"}`` or
+    ``{"type": "volatility", "multiplier": "3"}`` (an adverse move of that many daily sigmas).
+    """
+
+    name = models.CharField(max_length=128, unique=True)
+    description = models.TextField(blank=True)
+    shocks = models.JSONField(default=list)
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RiskMetricSnapshot(models.Model):
+    """One risk-monitor result per account (``account`` null = the whole desk), kept as history."""
+
+    at = models.DateTimeField(db_index=True)
+    account = models.ForeignKey("trading.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=8, default="USD")
+    portfolio_value = models.DecimalField(**PRICE)
+    daily_pnl = models.DecimalField(**PRICE, default=0)
+    drawdown = models.DecimalField(**PRICE, default=0, help_text="Current drawdown from peak, in money.")
+    max_drawdown = models.DecimalField(**PRICE, default=0, help_text="Largest drawdown in the history, in money.")
+    peak_value = models.DecimalField(**PRICE, default=0)
+    gross_exposure = models.DecimalField(**PRICE, default=0)
+    net_exposure = models.DecimalField(**PRICE, default=0)
+    var_hist_95 = models.DecimalField(**PRICE, default=0)
+    var_hist_99 = models.DecimalField(**PRICE, default=0)
+    es_hist_95 = models.DecimalField(**PRICE, default=0)
+    es_hist_99 = models.DecimalField(**PRICE, default=0)
+    var_param_95 = models.DecimalField(**PRICE, default=0)
+    var_param_99 = models.DecimalField(**PRICE, default=0)
+    es_param_95 = models.DecimalField(**PRICE, default=0)
+    es_param_99 = models.DecimalField(**PRICE, default=0)
+    breaches = models.PositiveIntegerField(default=0)
+    # {"positions": [{instrument, quantity, value, var_hist_95, ...}], "limits": [utilisation...],
+    #  "stress": [{scenario, total, positions: [...]}]}
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["account", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.account_id or 'desk'} {self.portfolio_value}"
+
+
+# Cache invalidation for the gate's in-memory snapshot (style rule 1 allows signals
+# for exactly this): any write to limits, positions or balances is announced on the
+# gate channel after commit, whoever made it. Bulk updates bypass signals; the
+# gate's periodic full refresh covers them.
+def _connect_gate_invalidation() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    from portfolio.models import CashBalance, Position
+    from risk.gate import events
+
+    post_save.connect(events.on_limit_saved, sender=RiskLimit, dispatch_uid="risk_gate_limit_saved")
+    post_delete.connect(events.on_limit_saved, sender=RiskLimit, dispatch_uid="risk_gate_limit_deleted")
+    post_save.connect(events.on_position_saved, sender=Position, dispatch_uid="risk_gate_position_saved")
+    post_save.connect(events.on_balance_saved, sender=CashBalance, dispatch_uid="risk_gate_balance_saved")
+
+
+_connect_gate_invalidation()

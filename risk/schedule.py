@@ -1,0 +1,3 @@
+PERIODIC_TASKS = [
+    {"name": "Risk monitor", "task": "risk.monitor", "every": "RISK_CHECK_INTERVAL"},
+]

@@ -1,0 +1,24 @@
+from celery import shared_task
+
+# One monitor pass at a time across every worker; a pass longer than the
+# interval makes the next beat skip rather than pile up.
+LOCK_KEY = "ni:risk:monitor:lock"
+
+
+@shared_task(name="risk.monitor", ignore_result=True)
+def risk_monitor() -> dict:
+    from django.conf import settings
+
+    from monitoring.redis_client import redis_client
+    from risk.monitor import risk_monitor_run
+
+    lock = redis_client().lock(LOCK_KEY, timeout=max(30, 5 * settings.RISK_CHECK_INTERVAL), blocking=False)
+    if not lock.acquire(blocking=False):
+        return {"skipped": "another risk monitor pass is running"}
+    try:
+        return risk_monitor_run()
+    finally:
+        try:
+            lock.release()
+        except Exception:
+            pass
