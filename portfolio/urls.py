@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from portfolio import views
+
+urlpatterns: list = [
+    path("portfolio/", views.PortfolioView.as_view(), name="portfolio"),
+]

@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from risk import views
+
+urlpatterns: list = [
+    path("risk/", views.RiskView.as_view(), name="risk"),
+]

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from strategies import views
+
+urlpatterns: list = [
+    path("strategies/", views.StrategyListView.as_view(), name="strategy-list"),
+    path("strategies/<int:pk>/", views.StrategyDetailView.as_view(), name="strategy-detail"),
+]
