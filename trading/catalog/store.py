@@ -100,6 +100,13 @@ def import_csv(
         catalog.write_data([nautilus_instrument])
     except ValueError:
         pass  # the instrument definition is already there
+    start, end = data[0].ts_init, data[-1].ts_init
+    for a, b in catalog.get_intervals(_data_cls(kind), bar_type or instrument_id):
+        if a <= end and start <= b:
+            raise CatalogImportError([
+                f"{source}: {format_timestamp(start)}..{format_timestamp(end)} overlaps {kind} already in the "
+                f"catalog for {bar_type or instrument_id} ({format_timestamp(a)}..{format_timestamp(b)})"
+            ])
     try:
         catalog.write_data(data)
     except ValueError as exc:
@@ -157,6 +164,7 @@ def catalog_contents(path: str | Path | None = None) -> list[dict]:
 
     root = Path(path or settings.NAUTILUS_DATA_PATH) / "data"
     entries = []
+    catalog = None
     for kind, dirname in TYPE_NAMES.items():
         base = root / dirname
         if not base.is_dir():
@@ -165,15 +173,16 @@ def catalog_contents(path: str | Path | None = None) -> list[dict]:
             files = sorted(ident_dir.glob("*.parquet"))
             if not files:
                 continue
-            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-            bounds = [tuple(int(x) for x in f.stem.split("-")[-2:]) for f in files if f.stem.count("-") >= 1]
+            catalog = catalog or _catalog(path)
+            identifier = _identifier_from_dir(kind, ident_dir.name, files[0])
+            intervals = catalog.get_intervals(_data_cls(kind), identifier)
             entries.append({
                 "kind": kind,
-                "identifier": _identifier_from_dir(kind, ident_dir.name, files[0]),
-                "rows": rows,
+                "identifier": identifier,
+                "rows": sum(pq.ParquetFile(f).metadata.num_rows for f in files),
                 "files": len(files),
-                "start": format_timestamp(min(b[0] for b in bounds)) if bounds else "",
-                "end": format_timestamp(max(b[1] for b in bounds)) if bounds else "",
+                "start": format_timestamp(min(i[0] for i in intervals)) if intervals else "",
+                "end": format_timestamp(max(i[1] for i in intervals)) if intervals else "",
             })
     return entries
 
