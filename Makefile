@@ -32,12 +32,14 @@ seed: migrate
 
 run: seed
 	@$(PY) manage.py collectstatic --noinput -v0
+	@# One shell for the check and the start: an `exit` in its own recipe line would not stop make.
 	@if (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
 		echo "Something already listens on port $(PORT): the desk is probably running (http://127.0.0.1:$(PORT)/). Stop it with Ctrl-C in its terminal, or use PORT=8001 make run."; \
-		exit 0; fi
-	@rm -rf var/prometheus && mkdir -p var/prometheus
-	@$(PY) manage.py show_logins --url http://127.0.0.1:$(PORT)/
-	@PORT=$(PORT) .venv/bin/honcho start -f Procfile
+	else \
+		rm -rf var/prometheus && mkdir -p var/prometheus && \
+		$(PY) manage.py show_logins --url http://127.0.0.1:$(PORT)/ && \
+		PORT=$(PORT) exec .venv/bin/honcho start -f Procfile; \
+	fi
 
 test: provision-test
 	@$(PY) -m pytest $(PYTEST_ARGS)
