@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from celery import shared_task
@@ -9,6 +10,8 @@ from celery import shared_task
 from monitoring.health import checks
 from monitoring.health.checks import WORKERS_KEY
 from monitoring.redis_client import redis_client
+
+logger = logging.getLogger(__name__)
 
 # A worker silent for a day is gone for good: drop it from the liveness hash.
 FORGET_WORKER_AFTER = 24 * 3600
@@ -31,5 +34,8 @@ def heartbeat(self) -> str:
 def health_check() -> dict[str, str]:
     """Run every health check and keep the results in Redis (``ni:health``)."""
     results = checks.run_checks()
+    for name, result in results.items():
+        if not result.up:
+            logger.warning("health check %s is down: %s", name, result.detail)
     checks.results_record(results)
     return {name: result.status for name, result in results.items()}

@@ -26,13 +26,22 @@ COMPONENTS = {
 }
 
 
+def _answer(body: dict, status: int) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    # A 503 here is the endpoint doing its job, polled every few seconds by load
+    # balancers; Django would log each one as an ERROR. The scheduled
+    # ``monitoring.health_check`` task logs what is down instead.
+    response._has_been_logged = True
+    return response
+
+
 @never_cache
 @require_safe
 def health(request):
     results = checks.run_checks(checks.REQUIRED)
     status = checks.overall_status(results)
     body = {"status": status, "checks": {name: result.as_dict() for name, result in results.items()}}
-    return JsonResponse(body, status=200 if status == checks.OK else 503)
+    return _answer(body, 200 if status == checks.OK else 503)
 
 
 @never_cache
@@ -43,4 +52,4 @@ def component(request, slug: str):
         return JsonResponse({"error": f"No health check named {slug!r}.", "components": sorted(COMPONENTS)}, status=404)
     result = checks.run_check(name)
     body = {"component": name, **result.as_dict()}
-    return JsonResponse(body, status=200 if result.up else 503)
+    return _answer(body, 200 if result.up else 503)
