@@ -6,6 +6,7 @@ from monitoring.metrics_views import metrics
 
 api_v1 = [
     path("", include("trading.api.urls")),
+    path("", include("trading.signal_router.api")),
     path("", include("risk.api.urls")),
     path("", include("portfolio.api.urls")),
     path("", include("strategies.api.urls")),

@@ -281,7 +281,6 @@ def signal_receive(*, source: SignalSource, data: dict[str, Any]) -> Signal:
         duplicate = (
             Signal.objects.filter(source=source, dedup_hash=dedup, received_at__gte=now - timezone.timedelta(seconds=source.dedup_window_seconds))
             .exclude(pk=signal.pk)
-            .exclude(status=Signal.Status.REJECTED)
             .order_by("received_at")
             .first()
         )
