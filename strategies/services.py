@@ -55,7 +55,7 @@ def strategy_spec_check(spec: Any) -> dict:
     return spec
 
 
-def _name_check(name: Any, *, exclude_pk: int | None = None) -> str:
+def strategy_name_check(name: Any, *, exclude_pk: int | None = None) -> str:
     name = str(name or "").strip()
     if not name:
         raise ValidationError({"name": "A strategy needs a name."})
@@ -101,7 +101,7 @@ def strategy_create(
 ) -> Strategy:
     errors: dict[str, Any] = {}
     for check in (
-        lambda: _name_check(name),
+        lambda: strategy_name_check(name),
         lambda: _type_check(strategy_type),
         lambda: strategy_spec_check(spec),
         lambda: _account_check(account),
@@ -167,7 +167,9 @@ def strategy_update(
     Locks the strategy row so two concurrent edits get consecutive version numbers
     instead of a unique-constraint error. A no-op edit creates nothing.
     """
-    current = Strategy.objects.select_for_update().select_related("current_version", "account").get(pk=strategy.pk)
+    current = (
+        Strategy.objects.select_for_update(of=("self",)).select_related("current_version", "account").get(pk=strategy.pk)
+    )
     if current.status == Strategy.Status.DELETED:
         raise ConflictError(f"Strategy {current.name!r} is deleted; it cannot be edited.", code="strategy_deleted")
     errors: dict[str, Any] = {}
@@ -175,7 +177,7 @@ def strategy_update(
     new_name, new_account, new_spec = current.name, current.account, old_spec
     if name is not _UNSET:
         try:
-            new_name = _name_check(name, exclude_pk=current.pk)
+            new_name = strategy_name_check(name, exclude_pk=current.pk)
         except ValidationError as exc:
             errors.update(exc.message_dict)
     if account is not _UNSET:
