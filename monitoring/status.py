@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 logger = logging.getLogger(__name__)
 
@@ -140,14 +140,18 @@ def placeholder_status() -> dict:
 
 Subscriber = Callable[[dict], Awaitable[None]]
 
-# The status loop's database work (the kill-switch badge) happens on this one
-# thread, so the loop holds one database connection, not one per push.
+# The status loop runs its (blocking) computation on this one thread: a slow
+# Redis delays the next push rather than piling up threads.
 _loop_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-status-loop")
 
 
 def _desk_status_in_loop_thread() -> dict:
-    close_old_connections()
-    return desk_status()
+    try:
+        return desk_status()
+    finally:
+        # A connection held between pushes would outlive its socket's users and
+        # block maintenance such as DROP DATABASE; one reconnect per push is cheap.
+        connections.close_all()
 
 
 class StatusHub:
