@@ -46,6 +46,7 @@ TICKS_KEY = "ni:ticks:{instrument_id}"
 TICKS_KEEP = 2000
 # Issues stay in ni:feeds this long, so the beat task (every few seconds) sees them.
 ISSUE_WINDOW = 60.0
+DAY_NS = 86_400 * 1_000_000_000
 
 
 class Sink:
@@ -124,6 +125,7 @@ class MarketDataPublisher(threading.Thread):
         self._extra_heartbeat = extra_heartbeat or (lambda: {})
         self.published = 0
         self._issues: deque = deque(maxlen=1000)
+        self._open: dict[str, tuple[int, str]] = {}
 
     def run(self) -> None:
         asyncio.run(self._main())
@@ -150,10 +152,15 @@ class MarketDataPublisher(threading.Thread):
     async def _flush(self) -> None:
         quotes, trades = self.sink.drain()
         changed: dict[str, dict] = {}
+        day = time.time_ns() // DAY_NS
         for iid, bid, ask, ts, source in quotes:
             self.monitor.observe(instrument_id=iid, source=source, bid=Decimal(bid), ask=Decimal(ask), ts_ns=ts)
             prev = self._last.get(iid)
-            changed[iid] = {"bid": bid, "ask": ask, "last": prev["last"] if prev else None, "ts": ts, "source": source}
+            # "open" is the first mid of the UTC day: the Markets page's change is measured from it.
+            if iid not in self._open or self._open[iid][0] != day:
+                self._open[iid] = (day, str((Decimal(bid) + Decimal(ask)) / 2))
+            changed[iid] = {"bid": bid, "ask": ask, "last": prev["last"] if prev else None, "ts": ts, "source": source,
+                            "open": self._open[iid][1]}
         for iid, price in trades.items():
             if iid in changed:
                 changed[iid]["last"] = price
