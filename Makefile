@@ -16,6 +16,7 @@ provision:
 	@$(PROVISION) redis 6379 var/redis
 	@$(PROVISION) venv
 	@$(PROVISION) npm
+	@deploy/local/neo4j.sh ensure
 
 provision-test:
 	@$(PROVISION) packages chromium
@@ -23,6 +24,7 @@ provision-test:
 	@$(PROVISION) postgres
 	@$(PROVISION) venv
 	@$(PROVISION) npm
+	@deploy/local/neo4j.sh build
 
 migrate: provision
 	@$(PY) manage.py setup --init-db

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The test run's private Neo4j (started only when a collected test needs it).
+pytest_plugins = ["tests.neo4j_service"]
 
 
 def free_port() -> int:

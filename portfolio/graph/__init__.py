@@ -1,0 +1,1 @@
+"""The portfolio graph: a Neo4j projection of the book for analytics (never the record)."""

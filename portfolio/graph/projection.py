@@ -1,0 +1,497 @@
+"""Projecting the book into the graph: batches of changes, and the full resync that repairs drift.
+
+The ORM is the source of truth; the graph is rebuilt from it and never read
+back into it. Every write is idempotent: nodes MERGE on their key, properties
+are only SET when they differ, relationships of a source that the book no
+longer has are deleted. Running either service twice leaves the graph as the
+first run left it, and the second run reports zero changes.
+
+Bulk writes go as UNWIND batches of plain rows (``graph_write``): neomodel's
+per-object save is far too slow for 100k correlation edges.
+
+Rows are built from the ORM by ``rows_*`` (reads only) and written by
+``write_*`` (graph only), so the benchmark can write synthetic rows of the
+same shape without a database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from portfolio.graph.connection import graph_query, graph_write
+from portfolio.graph.correlation import CorrelationResult, Edge, correlations_compute
+from portfolio.graph.models import NODE_CLASSES
+
+logger = logging.getLogger(__name__)
+
+NODE_BATCH = 5000
+EDGE_BATCH = 10000
+# The kinds of book rows the projection follows, in the order they are written
+# (a relationship needs both ends).
+KINDS = ("sector", "venue", "instrument", "account", "strategy", "position", "route")
+
+
+def money(value: Decimal) -> str:
+    """Canonical decimal string (no exponent, no trailing zeros) so equal values compare equal in Cypher."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _batches(rows: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _props(**values: Any) -> dict[str, Any]:
+    # A null property does not exist in Neo4j; keeping it out makes map equality exact.
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# ---------------------------------------------------------------------------
+# Schema
+# ---------------------------------------------------------------------------
+
+_schema_lock = threading.Lock()
+_schema_installed_for: set[str] = set()
+
+
+def graph_install_schema() -> None:
+    """Uniqueness constraints on the keys and the index on rho; once per process and server."""
+    url = settings.NEO4J_BOLT_URL
+    if url in _schema_installed_for:
+        return
+    with _schema_lock:
+        for cls in NODE_CLASSES:
+            key = "code" if cls.__label__ == "AssetClass" else "pk"
+            graph_write(
+                f"CREATE CONSTRAINT graph_{cls.__label__.lower()}_{key} IF NOT EXISTS "
+                f"FOR (n:{cls.__label__}) REQUIRE n.{key} IS UNIQUE"
+            )
+        graph_write("CREATE INDEX graph_corr_rho IF NOT EXISTS FOR ()-[e:CORRELATED_WITH]-() ON (e.rho)")
+        graph_write("CREATE INDEX graph_instrument_iid IF NOT EXISTS FOR (n:Instrument) ON (n.instrument_id)")
+        graph_query("CALL db.awaitIndexes(60)")
+        _schema_installed_for.add(url)
+
+
+def graph_schema_forget() -> None:
+    """Forget that the schema was installed (a test that wiped the server calls this)."""
+    _schema_installed_for.clear()
+
+
+# ---------------------------------------------------------------------------
+# Rows: what the graph should hold, read from the book
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class GraphRows:
+    """Plain rows for one projection batch; ``deleted`` lists keys the book no longer has."""
+
+    sectors: list[dict] = field(default_factory=list)
+    asset_classes: list[dict] = field(default_factory=list)
+    venues: list[dict] = field(default_factory=list)
+    instruments: list[dict] = field(default_factory=list)
+    accounts: list[dict] = field(default_factory=list)
+    strategies: list[dict] = field(default_factory=list)
+    positions: list[dict] = field(default_factory=list)
+    routes: list[dict] = field(default_factory=list)
+    deleted: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _asset_class_names() -> dict[str, str]:
+    from trading.models import Instrument
+
+    return dict(Instrument.AssetClass.choices)
+
+
+def rows_for(keys: dict[str, set[int]]) -> GraphRows:
+    """Rows for the given book keys per kind, plus what they point at (so both ends of every edge exist).
+
+    Keys absent from the book (deleted rows, flat positions, deleted strategies)
+    come back in ``deleted``.
+    """
+    from portfolio.models import Position
+    from strategies.models import Strategy
+    from trading.models import Account, Instrument, Sector, Venue
+    from trading.signal_router.models import SignalRoute
+
+    want = {kind: set(keys.get(kind, ())) for kind in KINDS}
+    out = GraphRows()
+
+    routes = list(SignalRoute.objects.filter(pk__in=want["route"]).values(
+        "pk", "name", "priority", "group", "enabled", "strategy_id", "instrument_id", "account_id"))
+    for r in routes:
+        if r["strategy_id"]:
+            want["strategy"].add(r["strategy_id"])
+        elif r["instrument_id"]:
+            want["instrument"].add(r["instrument_id"])
+        want["account"].add(r["account_id"])
+
+    positions = list(Position.objects.filter(pk__in=want["position"]).exclude(quantity=0).values(
+        "pk", "account_id", "strategy_id", "instrument_id", "quantity", "avg_price", "mark_price",
+        "instrument__multiplier", "instrument__quote_currency"))
+    for p in positions:
+        want["account"].add(p["account_id"])
+        want["instrument"].add(p["instrument_id"])
+        if p["strategy_id"]:
+            want["strategy"].add(p["strategy_id"])
+
+    strategies = list(Strategy.objects.filter(pk__in=want["strategy"]).exclude(status=Strategy.Status.DELETED)
+                      .select_related("current_version"))
+    trades: dict[int, set[int]] = defaultdict(set)
+    spec_ids = {s.pk: (s.current_version.spec.get("instruments") or []) if s.current_version else []
+                for s in strategies}
+    wanted_iids = {iid for ids in spec_ids.values() for iid in ids if isinstance(iid, str)}
+    by_iid = dict(Instrument.objects.filter(instrument_id__in=wanted_iids).values_list("instrument_id", "pk"))
+    for s_pk, ids in spec_ids.items():
+        trades[s_pk].update(by_iid[i] for i in ids if i in by_iid)
+
+    # HOLDS are the net of the book per (holder, instrument): recomputed whole for every
+    # account and strategy in the batch.
+    live_strategy_pks = [s.pk for s in strategies]
+    holdings = list(Position.objects.exclude(quantity=0).filter(account_id__in=want["account"]).values(
+        "account_id", "strategy_id", "instrument_id", "quantity", "avg_price", "mark_price",
+        "instrument__multiplier", "instrument__quote_currency"))
+    holdings += list(Position.objects.exclude(quantity=0).filter(strategy_id__in=live_strategy_pks)
+                     .exclude(account_id__in=want["account"]).values(
+        "account_id", "strategy_id", "instrument_id", "quantity", "avg_price", "mark_price",
+        "instrument__multiplier", "instrument__quote_currency"))
+    account_holds: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [Decimal(0)] * 2))
+    strategy_holds: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [Decimal(0)] * 2))
+    currency: dict[int, str] = {}
+    for h in holdings:
+        value = _signed_value(h)
+        currency[h["instrument_id"]] = h["instrument__quote_currency"]
+        want["instrument"].add(h["instrument_id"])
+        if h["account_id"] in want["account"]:
+            cell = account_holds[h["account_id"]][h["instrument_id"]]
+            cell[0] += h["quantity"]
+            cell[1] += value
+        if h["strategy_id"] in live_strategy_pks:
+            cell = strategy_holds[h["strategy_id"]][h["instrument_id"]]
+            cell[0] += h["quantity"]
+            cell[1] += value
+            trades[h["strategy_id"]].add(h["instrument_id"])
+    for s_pk in live_strategy_pks:
+        want["instrument"].update(trades[s_pk])
+
+    accounts = list(Account.objects.filter(pk__in=want["account"]).values(
+        "pk", "name", "base_currency", "status", "venue_id"))
+    want["venue"].update(a["venue_id"] for a in accounts)
+    instruments = list(Instrument.objects.filter(pk__in=want["instrument"]).values(
+        "pk", "instrument_id", "symbol", "quote_currency", "tradable", "sector_id", "asset_class", "venue_id"))
+    want["venue"].update(i["venue_id"] for i in instruments)
+    want["sector"].update(i["sector_id"] for i in instruments)
+    venues = list(Venue.objects.filter(pk__in=want["venue"]).values("pk", "code", "name", "adapter"))
+    sectors = list(Sector.objects.filter(pk__in=want["sector"]).values("pk", "code", "name"))
+
+    names = _asset_class_names()
+    out.sectors = [{"pk": s["pk"], "props": _props(pk=s["pk"], code=s["code"], name=s["name"])} for s in sectors]
+    out.asset_classes = [{"code": c, "props": _props(code=c, name=names.get(c, c))}
+                         for c in sorted({i["asset_class"] for i in instruments})]
+    out.venues = [{"pk": v["pk"], "props": _props(pk=v["pk"], code=v["code"], name=v["name"], adapter=v["adapter"])}
+                  for v in venues]
+    out.instruments = [
+        {"pk": i["pk"], "sector": i["sector_id"], "asset_class": i["asset_class"], "venue": i["venue_id"],
+         "props": _props(pk=i["pk"], instrument_id=i["instrument_id"], symbol=i["symbol"],
+                         currency=i["quote_currency"], tradable=i["tradable"])}
+        for i in instruments
+    ]
+    out.accounts = [
+        {"pk": a["pk"], "venue": a["venue_id"],
+         "props": _props(pk=a["pk"], name=a["name"], base_currency=a["base_currency"], status=a["status"]),
+         "holds": _holds_rows(account_holds.get(a["pk"], {}), currency)}
+        for a in accounts
+    ]
+    out.strategies = [
+        {"pk": s.pk, "props": _props(pk=s.pk, name=s.name, status=s.status), "trades": sorted(trades[s.pk]),
+         "holds": _holds_rows(strategy_holds.get(s.pk, {}), currency)}
+        for s in strategies
+    ]
+    out.positions = [
+        {"pk": p["pk"], "account": p["account_id"], "strategy": p["strategy_id"], "instrument": p["instrument_id"],
+         "props": _props(pk=p["pk"], quantity=money(p["quantity"]), value=money(_signed_value(p)),
+                         side="LONG" if p["quantity"] > 0 else "SHORT")}
+        for p in positions
+    ]
+    out.routes = [
+        {"route": r["pk"], "src_label": "Strategy" if r["strategy_id"] else "Instrument",
+         "src": r["strategy_id"] or r["instrument_id"], "account": r["account_id"],
+         "props": _props(route=r["pk"], name=r["name"], priority=r["priority"], group=r["group"],
+                         enabled=r["enabled"])}
+        for r in routes
+        if r["strategy_id"] or r["instrument_id"]
+    ]
+    found = {
+        "sector": {s["pk"] for s in sectors},
+        "venue": {v["pk"] for v in venues},
+        "instrument": {i["pk"] for i in instruments},
+        "account": {a["pk"] for a in accounts},
+        "strategy": set(live_strategy_pks),
+        "position": {p["pk"] for p in positions},
+        "route": {r["route"] for r in out.routes},
+    }
+    out.deleted = {kind: sorted(set(keys.get(kind, ())) - found[kind]) for kind in KINDS if keys.get(kind)}
+    return out
+
+
+def _signed_value(p: dict) -> Decimal:
+    price = p["mark_price"] if p["mark_price"] is not None else p["avg_price"]
+    return p["quantity"] * price * p["instrument__multiplier"]
+
+
+def _holds_rows(cells: dict[int, list[Decimal]], currency: dict[int, str]) -> list[dict]:
+    return [
+        {"instrument": i_pk, "props": _props(quantity=money(q), value=money(v), currency=currency.get(i_pk))}
+        for i_pk, (q, v) in sorted(cells.items())
+        if q != 0
+    ]
+
+
+def rows_all() -> GraphRows:
+    """Rows for the whole book."""
+    from portfolio.models import Position
+    from strategies.models import Strategy
+    from trading.models import Account, Instrument, Sector, Venue
+    from trading.signal_router.models import SignalRoute
+
+    return rows_for({
+        "sector": set(Sector.objects.values_list("pk", flat=True)),
+        "venue": set(Venue.objects.values_list("pk", flat=True)),
+        "instrument": set(Instrument.objects.values_list("pk", flat=True)),
+        "account": set(Account.objects.values_list("pk", flat=True)),
+        "strategy": set(Strategy.objects.exclude(status=Strategy.Status.DELETED).values_list("pk", flat=True)),
+        "position": set(Position.objects.exclude(quantity=0).values_list("pk", flat=True)),
+        "route": set(SignalRoute.objects.values_list("pk", flat=True)),
+    })
+
+
+# ---------------------------------------------------------------------------
+# Writes: rows into the graph
+# ---------------------------------------------------------------------------
+
+LABELS = {"sector": "Sector", "venue": "Venue", "instrument": "Instrument", "account": "Account",
+          "strategy": "Strategy", "position": "Position"}
+
+
+def _upsert_nodes(label: str, rows: list[dict], key: str = "pk") -> int:
+    changes = 0
+    for batch in _batches(rows, NODE_BATCH):
+        changes += graph_write(
+            f"UNWIND $rows AS r MERGE (n:{label} {{{key}: r.{key}}}) "
+            "WITH n, r WHERE properties(n) <> r.props SET n = r.props",
+            {"rows": list(batch)},
+        )
+    return changes
+
+
+def _link_single(src: str, rel: str, dst: str, pairs: list[dict], dst_key: str = "pk") -> int:
+    """Exactly one ``rel`` from each source node: to ``pair.dst`` (other targets are unlinked)."""
+    changes = 0
+    for batch in _batches(pairs, NODE_BATCH):
+        changes += graph_write(
+            f"UNWIND $rows AS r MATCH (n:{src} {{pk: r.src}}) MATCH (t:{dst} {{{dst_key}: r.dst}}) "
+            f"CALL (n, t) {{ MATCH (n)-[old:{rel}]->(o) WHERE o <> t DELETE old }} "
+            f"MERGE (n)-[:{rel}]->(t)",
+            {"rows": list(batch)},
+        )
+    return changes
+
+
+def _link_many(src: str, rel: str, dst: str, rows: list[dict]) -> int:
+    """Set the ``rel`` relationships of each source to exactly ``row.targets`` (each ``{dst, props}``)."""
+    changes = 0
+    for batch in _batches(rows, NODE_BATCH):
+        batch = list(batch)
+        changes += graph_write(
+            f"UNWIND $rows AS r MATCH (n:{src} {{pk: r.src}})-[e:{rel}]->(t:{dst}) "
+            "WHERE NOT t.pk IN [x IN r.targets | x.dst] DELETE e",
+            {"rows": batch},
+        )
+        changes += graph_write(
+            f"UNWIND $rows AS r MATCH (n:{src} {{pk: r.src}}) UNWIND r.targets AS x "
+            f"MATCH (t:{dst} {{pk: x.dst}}) MERGE (n)-[e:{rel}]->(t) "
+            "WITH e, x WHERE properties(e) <> x.props SET e = x.props",
+            {"rows": batch},
+        )
+    return changes
+
+
+def _delete_nodes(label: str, keys: Sequence[Any], key: str = "pk") -> int:
+    changes = 0
+    for batch in _batches(list(keys), NODE_BATCH):
+        changes += graph_write(f"UNWIND $keys AS k MATCH (n:{label} {{{key}: k}}) DETACH DELETE n",
+                               {"keys": list(batch)})
+    return changes
+
+
+def write_rows(rows: GraphRows) -> int:
+    """Write one batch of rows (both ends of every edge are in it or already in the graph); return changes."""
+    graph_install_schema()
+    c = 0
+    c += _upsert_nodes("Sector", rows.sectors)
+    c += _upsert_nodes("AssetClass", rows.asset_classes, key="code")
+    c += _upsert_nodes("Venue", rows.venues)
+    c += _upsert_nodes("Instrument", rows.instruments)
+    c += _link_single("Instrument", "IN_SECTOR", "Sector", [{"src": i["pk"], "dst": i["sector"]} for i in rows.instruments])
+    c += _link_single("Instrument", "IN_ASSET_CLASS", "AssetClass",
+                      [{"src": i["pk"], "dst": i["asset_class"]} for i in rows.instruments], dst_key="code")
+    c += _link_single("Instrument", "LISTED_ON", "Venue", [{"src": i["pk"], "dst": i["venue"]} for i in rows.instruments])
+    c += _upsert_nodes("Account", rows.accounts)
+    c += _link_single("Account", "ON_VENUE", "Venue", [{"src": a["pk"], "dst": a["venue"]} for a in rows.accounts])
+    c += _upsert_nodes("Strategy", rows.strategies)
+    c += _link_many("Strategy", "TRADES", "Instrument",
+                    [{"src": s["pk"], "targets": [{"dst": i, "props": {}} for i in s["trades"]]} for s in rows.strategies])
+    for label, holders in (("Account", rows.accounts), ("Strategy", rows.strategies)):
+        c += _link_many(label, "HOLDS", "Instrument",
+                        [{"src": h["pk"], "targets": [{"dst": x["instrument"], "props": x["props"]} for x in h["holds"]]}
+                         for h in holders])
+    c += _upsert_nodes("Position", rows.positions)
+    c += _link_single("Position", "IN_INSTRUMENT", "Instrument",
+                      [{"src": p["pk"], "dst": p["instrument"]} for p in rows.positions])
+    c += _write_position_owners(rows.positions)
+    c += _write_routes(rows.routes)
+    for kind, keys in rows.deleted.items():
+        if kind == "route":
+            c += graph_write("MATCH ()-[e:ROUTES_TO]->() WHERE e.route IN $keys DELETE e", {"keys": keys})
+        elif keys:
+            c += _delete_nodes(LABELS[kind], keys)
+    return c
+
+
+def _write_position_owners(positions: list[dict]) -> int:
+    """HAS_POSITION from the account and (when there is one) the strategy; nothing else owns a position."""
+    changes = 0
+    for batch in _batches(positions, NODE_BATCH):
+        changes += graph_write(
+            "UNWIND $rows AS r MATCH (p:Position {pk: r.pk}) "
+            "CALL (p, r) { MATCH (o)-[old:HAS_POSITION]->(p) "
+            "  WHERE NOT ((o:Account AND o.pk = r.account) OR (o:Strategy AND coalesce(o.pk = r.strategy, false))) "
+            "  DELETE old } "
+            "MATCH (a:Account {pk: r.account}) MERGE (a)-[:HAS_POSITION]->(p) "
+            "WITH p, r WHERE r.strategy IS NOT NULL "
+            "MATCH (s:Strategy {pk: r.strategy}) MERGE (s)-[:HAS_POSITION]->(p)",
+            {"rows": list(batch)},
+        )
+    return changes
+
+
+def _write_routes(routes: list[dict]) -> int:
+    changes = 0
+    for batch in _batches(routes, NODE_BATCH):
+        batch = list(batch)
+        changes += graph_write(
+            "UNWIND $rows AS r MATCH (s)-[e:ROUTES_TO {route: r.route}]->(a) "
+            "WHERE NOT (a.pk = r.account AND s.pk = r.src AND r.src_label IN labels(s)) DELETE e",
+            {"rows": batch},
+        )
+        for label in ("Strategy", "Instrument"):
+            changes += graph_write(
+                f"UNWIND [r IN $rows WHERE r.src_label = '{label}'] AS r "
+                f"MATCH (s:{label} {{pk: r.src}}) MATCH (a:Account {{pk: r.account}}) "
+                "MERGE (s)-[e:ROUTES_TO {route: r.route}]->(a) "
+                "WITH e, r WHERE properties(e) <> r.props SET e = r.props",
+                {"rows": batch},
+            )
+    return changes
+
+
+def write_correlations(result: CorrelationResult, instrument_pks: Iterable[int], *, now: datetime | None = None) -> int:
+    """Make the CORRELATED_WITH edges among ``instrument_pks`` exactly ``result.edges``.
+
+    ``computed_at`` moves only when rho, window or basis change, so recomputing
+    the same correlations changes nothing.
+    """
+    graph_install_schema()
+    now = now or datetime.now(UTC)
+    by_source: dict[int, list[Edge]] = {pk: [] for pk in instrument_pks}
+    for e in result.edges:
+        by_source.setdefault(e.a, []).append(e)
+    rows = [{"a": a, "bs": [e.b for e in edges]} for a, edges in by_source.items()]
+    changes = 0
+    for batch in _batches(rows, 1000):
+        changes += graph_write(
+            "UNWIND $rows AS r MATCH (a:Instrument {pk: r.a})-[e:CORRELATED_WITH]->(b) "
+            "WHERE NOT b.pk IN r.bs DELETE e",
+            {"rows": list(batch)},
+        )
+    edge_rows = [{"a": e.a, "b": e.b, "rho": e.rho} for e in result.edges]
+    for batch in _batches(edge_rows, EDGE_BATCH):
+        changes += graph_write(
+            "UNWIND $rows AS r MATCH (a:Instrument {pk: r.a}) MATCH (b:Instrument {pk: r.b}) "
+            "MERGE (a)-[e:CORRELATED_WITH]->(b) "
+            "WITH e, r WHERE e.rho IS NULL OR e.rho <> r.rho OR e.window <> $window OR e.basis <> $basis "
+            "SET e.rho = r.rho, e.window = $window, e.basis = $basis, e.computed_at = $now",
+            {"rows": list(batch), "window": result.window, "basis": result.basis, "now": now},
+        )
+    return changes
+
+
+def _prune_all(rows: GraphRows) -> int:
+    """Full resync only: delete every node whose key the book does not have."""
+    wanted = {
+        "Sector": {r["pk"] for r in rows.sectors},
+        "Venue": {r["pk"] for r in rows.venues},
+        "Instrument": {r["pk"] for r in rows.instruments},
+        "Account": {r["pk"] for r in rows.accounts},
+        "Strategy": {r["pk"] for r in rows.strategies},
+        "Position": {r["pk"] for r in rows.positions},
+    }
+    changes = 0
+    for label, keys in wanted.items():
+        present = {row[0] for row in graph_query(f"MATCH (n:{label}) RETURN n.pk")}
+        changes += _delete_nodes(label, sorted(present - keys, key=lambda k: (k is None, k or 0)))
+    classes = {r["code"] for r in rows.asset_classes}
+    present_classes = {row[0] for row in graph_query("MATCH (n:AssetClass) RETURN n.code")}
+    changes += _delete_nodes("AssetClass", sorted(present_classes - classes), key="code")
+    routes = [r["route"] for r in rows.routes]
+    changes += graph_write("MATCH ()-[e:ROUTES_TO]->() WHERE NOT e.route IN $keys DELETE e", {"keys": routes})
+    return changes
+
+
+# ---------------------------------------------------------------------------
+# The two services
+# ---------------------------------------------------------------------------
+
+
+def graph_project_changes(*, changes: dict[str, Iterable[int]]) -> int:
+    """Project the book rows named in ``changes`` (kind -> primary keys); return how many graph changes it made.
+
+    Idempotent: projecting the same keys again changes nothing. Raises
+    ``GraphUnavailable`` when Neo4j cannot be written (the caller keeps the keys).
+    """
+    keys = {kind: {int(pk) for pk in pks} for kind, pks in changes.items() if kind in KINDS and pks}
+    if not keys:
+        return 0
+    return write_rows(rows_for(keys))
+
+
+def graph_resync_full(*, correlations: bool = True) -> dict[str, int]:
+    """Rebuild the graph from the whole book and repair any drift; a second run reports zero changes.
+
+    Also recomputes the correlation edges (history, else the feed model) unless
+    ``correlations`` is False.
+    """
+    rows = rows_all()
+    counts = {"projection": write_rows(rows), "pruned": _prune_all(rows)}
+    if correlations:
+        result = correlations_compute()
+        counts["correlations"] = write_correlations(result, [r["pk"] for r in rows.instruments])
+        counts["correlation_edges"] = len(result.edges)
+    counts["changes"] = counts["projection"] + counts["pruned"] + counts.get("correlations", 0)
+    logger.info("graph resync: %s", counts)
+    return counts
+
+
+def graph_clear() -> None:
+    """Delete every node and relationship (tests, and `manage.py` repair before a rebuild)."""
+    graph_write("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
