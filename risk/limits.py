@@ -188,6 +188,14 @@ def risk_limit_check(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def _canonical(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields as the audit compares them: 250000 and 250000.0000000000 are the same value."""
+    value = fields.get("value")
+    if isinstance(value, Decimal) and value.is_finite():
+        fields = {**fields, "value": format(value.normalize(), "f")}
+    return fields
+
+
 def _payload(limit: RiskLimit) -> dict[str, Any]:
     return {
         "id": limit.pk,
@@ -195,7 +203,7 @@ def _payload(limit: RiskLimit) -> dict[str, Any]:
         "kind": limit.kind,
         "scope": limit.scope,
         "scope_label": limit.scope_label,
-        "value": str(limit.value),
+        "value": format(limit.value.normalize(), "f"),
         "enabled": limit.enabled,
         "version": limit.version,
     }
@@ -216,7 +224,7 @@ def risk_limit_create(*, user, via: str | None = None, **fields: Any) -> RiskLim
         actor=user,
         action="risk_limit.create",
         obj=limit,
-        changes=field_changes({}, snapshot(limit, AUDITED_FIELDS)),
+        changes=field_changes({}, _canonical(snapshot(limit, AUDITED_FIELDS))),
         via=via,
     )
     _publish("limit_created", limit)
@@ -244,7 +252,7 @@ def risk_limit_update(*, limit: RiskLimit, user, via: str | None = None, **chang
             if other != wanted and other not in changes:
                 merged[other] = None
     cleaned = risk_limit_check(merged)
-    diff = field_changes(before, {name: cleaned[name] for name in EDITABLE_FIELDS})
+    diff = field_changes(_canonical(before), _canonical({name: cleaned[name] for name in EDITABLE_FIELDS}))
     if not diff:
         return current
     for name in EDITABLE_FIELDS:
@@ -271,7 +279,7 @@ def risk_limit_delete(*, limit: RiskLimit, user, via: str | None = None) -> None
         actor=user,
         action="risk_limit.delete",
         obj=current,
-        changes=field_changes(snapshot(current, AUDITED_FIELDS), dict.fromkeys(AUDITED_FIELDS)),
+        changes=field_changes(_canonical(snapshot(current, AUDITED_FIELDS)), dict.fromkeys(AUDITED_FIELDS)),
         via=via,
     )
     current.delete()

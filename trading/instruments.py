@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from monitoring.audit import audit_record, field_changes, snapshot
@@ -37,8 +38,20 @@ def _check(instrument: Instrument) -> None:
     instrument.quote_currency = (instrument.quote_currency or "").strip().upper()
     if instrument.symbol and instrument.venue_id:
         instrument.instrument_id = f"{instrument.symbol}.{instrument.venue.code}"
-    # Runs field validators, uniqueness and the table's check constraints before any write.
-    instrument.full_clean()
+    errors: dict[str, list[str]] = {}
+    # The table's check constraints, said per field rather than as an anonymous constraint name.
+    for name in ("tick_size", "lot_size"):
+        value = getattr(instrument, name)
+        if value is not None and value <= 0:
+            errors[name] = ["Must be greater than zero."]
+    try:
+        # Field validators, uniqueness and the remaining constraints, before any write.
+        instrument.full_clean(exclude=list(errors))
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
