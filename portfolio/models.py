@@ -144,3 +144,89 @@ class Discrepancy(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolution == ""
+
+
+class F8OutboxItem(models.Model):
+    """One item waiting to be (or already) pushed to the external F8 service.
+
+    The durable outbox: the connector enqueues trades and changed positions from
+    the book in PostgreSQL, so while F8 is down nothing is lost, and every item
+    carries an idempotency key F8 deduplicates on, so a retried push is never
+    applied twice. Only the newest state of a position is worth sending: an
+    older pending state of the same position is marked superseded.
+    """
+
+    class Kind(models.TextChoices):
+        TRADE = "trade", "Trade"
+        POSITION = "position", "Position"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        SUPERSEDED = "superseded", "Superseded by a newer state"
+        REJECTED = "rejected", "Rejected by F8"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Trade: "<client_order_id>:<trade_id>"; position: "<account>:<instrument>:<strategy or ->" (ids).
+    subject = models.CharField(max_length=200)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    payload = models.JSONField()
+    # Hash of the pushed fields of a position, to enqueue only real changes.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    # The fill id of a trade item (the enqueue watermark).
+    source_id = models.BigIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    f8_result = models.CharField(max_length=16, blank=True, help_text="accepted or duplicate, as F8 answered")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject"], condition=Q(state="pending"), name="f8outbox_one_pending_per_subject"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "subject", "-id"], name="f8outbox_subject_latest"),
+            models.Index(fields=["kind", "-source_id"], name="f8outbox_source_watermark"),
+            models.Index(fields=["id"], condition=Q(state="pending"), name="f8outbox_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.idempotency_key} ({self.state})"
+
+
+class F8Limit(models.Model):
+    """A risk limit as the external F8 service holds it, compared with ours.
+
+    Pulled limits are recorded and compared, never copied over our limits: an
+    F8 limit stricter than ours (or one we do not have) raises a risk alert for
+    a Risk Manager to act on.
+    """
+
+    class Comparison(models.TextChoices):
+        MATCHES = "matches", "Same as ours"
+        STRICTER = "stricter", "F8 is stricter"
+        LOOSER = "looser", "F8 is looser"
+        MISSING_LOCALLY = "missing_locally", "We have no such limit"
+        UNKNOWN_TARGET = "unknown_target", "Target unknown here"
+
+    f8_id = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=16)
+    target = models.CharField(max_length=128, blank=True)
+    kind = models.CharField(max_length=32)
+    value = models.DecimalField(**PRICE)
+    currency = models.CharField(max_length=8, blank=True)
+    comparison = models.CharField(max_length=16, choices=Comparison.choices)
+    local_limit = models.ForeignKey("risk.RiskLimit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    local_value = models.DecimalField(**PRICE, null=True, blank=True)
+    pulled_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["scope", "kind", "f8_id"]
+
+    def __str__(self) -> str:
+        return f"F8 {self.kind} {self.scope}:{self.target or '-'} = {self.value} ({self.comparison})"
