@@ -102,7 +102,9 @@ def wait_for_worker(prefix: str, timeout: float = 60) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=0.5) or []
+        # A fresh connection: pooled ones are dead after a test restarted Redis.
+        with app.connection_for_write() as connection:
+            replies = app.control.ping(timeout=0.5, connection=connection) or []
         if any(name.startswith(prefix) for reply in replies for name in reply):
             return
     raise TimeoutError(f"Celery worker {prefix}* did not answer a ping within {timeout}s")

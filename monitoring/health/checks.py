@@ -177,7 +177,10 @@ def worker_heartbeats() -> dict[str, float]:
 def _ping_workers(timeout: float) -> list[str]:
     from config.celery import app
 
-    replies = app.control.ping(timeout=timeout) or []
+    # A connection of its own: after a broker restart the app's pooled
+    # connections are dead, and each would fail one health check on its way out.
+    with app.connection_for_write() as connection:
+        replies = app.control.ping(timeout=timeout, connection=connection) or []
     return sorted(name for reply in replies for name in reply)
 
 

@@ -36,7 +36,8 @@ def test_heartbeat_records_the_worker_and_the_celery_check_counts_it(celery_work
 def test_a_recent_heartbeat_alone_keeps_celery_up_and_a_stale_one_does_not(redis_conn):
     # A worker busy with long tasks may miss a ping; its heartbeat still counts while fresh.
     redis_conn.hset(checks.WORKERS_KEY, "busy@host", time.time() - 2)
-    assert checks.check_celery().status == "ok"
+    fresh = checks.check_celery()
+    assert fresh.status == "ok", fresh.detail
     redis_conn.hset(checks.WORKERS_KEY, "busy@host", time.time() - checks.HEARTBEAT_STALE_AFTER - 5)
     result = checks.check_celery()
     assert result.status == "down"
