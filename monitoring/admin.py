@@ -113,6 +113,13 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+def _auditable(value):
+    """Many-to-many values (a manager or a queryset) as a sorted list of names, so the audit row is JSON."""
+    if hasattr(value, "all") and callable(value.all):
+        return sorted(str(item) for item in value.all())
+    return value
+
+
 class AuditedAdmin(RoleAdmin):
     """Plain editable models with no service of their own: every save and delete is audited with from→to."""
 
@@ -120,9 +127,10 @@ class AuditedAdmin(RoleAdmin):
         before = {}
         if change:
             old = type(obj).objects.get(pk=obj.pk)
-            before = {name: getattr(old, name) for name in form.changed_data}
+            before = {name: _auditable(getattr(old, name)) for name in form.changed_data}
         super().save_model(request, obj, form, change)
-        after = {name: getattr(obj, name) for name in (form.changed_data if change else form.fields)}
+        names = form.changed_data if change else list(form.cleaned_data)
+        after = {name: _auditable(form.cleaned_data.get(name)) for name in names}
         action = f"{obj._meta.model_name}.{'update' if change else 'create'}"
         audit_record(actor=request.user, action=action, obj=obj, changes=field_changes(before, after))
 

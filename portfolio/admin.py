@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from monitoring.admin import ReadOnlyAdmin
 from monitoring.roles import Role
-from portfolio.models import CashBalance, PortfolioSnapshot, Position
+from portfolio.models import CashBalance, Discrepancy, F8Limit, F8OutboxItem, PortfolioSnapshot, Position
 
 
 @admin.register(Position)
@@ -37,3 +37,34 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "account", "currency"]
     date_hierarchy = "at"
     list_select_related = ["account"]
+
+
+@admin.register(Discrepancy)
+class DiscrepancyAdmin(ReadOnlyAdmin):
+    """Book vs engine (or F8) disagreements; resolved by the reconciliation service, not by editing here."""
+
+    view_role = Role.RISK_MANAGER
+    list_display = ["first_seen", "last_seen", "source", "account", "instrument", "book_quantity", "engine_quantity",
+                    "sightings", "resolution", "resolved_by"]
+    list_filter = ["source", "resolution", "account"]
+    search_fields = ["instrument__instrument_id"]
+    date_hierarchy = "first_seen"
+    list_select_related = ["account", "instrument", "resolved_by"]
+
+
+@admin.register(F8OutboxItem)
+class F8OutboxItemAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "subject", "state", "attempts", "f8_result", "sent_at"]
+    list_filter = ["kind", "state"]
+    search_fields = ["subject", "idempotency_key", "last_error"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(F8Limit)
+class F8LimitAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["f8_id", "scope", "target", "kind", "value", "currency", "comparison", "local_limit",
+                    "local_value", "pulled_at"]
+    list_filter = ["scope", "kind", "comparison"]
+    search_fields = ["f8_id", "target"]
+    list_select_related = ["local_limit"]

@@ -10,7 +10,15 @@ from django.core.exceptions import ValidationError
 from monitoring.admin import ReadOnlyAdmin, ReadOnlyInline, RoleAdmin
 from monitoring.roles import Role
 from risk import limits
-from risk.models import KillSwitch, KillSwitchEvent, RiskDecision, RiskLimit
+from risk.models import (
+    KillSwitch,
+    KillSwitchEvent,
+    PriceHistory,
+    RiskDecision,
+    RiskLimit,
+    RiskMetricSnapshot,
+    StressScenario,
+)
 
 
 class RiskLimitAdminForm(forms.ModelForm):
@@ -132,3 +140,62 @@ class RiskDecisionAdmin(ReadOnlyAdmin):
     @admin.display(description="reason codes")
     def reasons(self, obj: RiskDecision) -> str:
         return ", ".join(obj.reason_codes or [])
+
+
+class StressScenarioAdminForm(forms.ModelForm):
+    class Meta:
+        model = StressScenario
+        fields = ["name", "description", "shocks", "enabled"]
+
+    def clean_shocks(self):
+        from risk.metrics import validate_shocks
+
+        shocks = self.cleaned_data["shocks"]
+        problems = validate_shocks(shocks)
+        if problems:
+            raise ValidationError(problems)
+        return shocks
+
+
+@admin.register(StressScenario)
+class StressScenarioAdmin(RoleAdmin):
+    """Named shocks; saved through the risk service (validated, audited)."""
+
+    view_role = Role.RISK_MANAGER
+    write_role = Role.RISK_MANAGER
+    form = StressScenarioAdminForm
+    list_display = ["name", "enabled", "updated_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "description"]
+
+    def save_model(self, request, obj, form, change):
+        from risk.services import stress_scenario_save
+
+        data = form.cleaned_data
+        saved = stress_scenario_save(
+            name=data["name"], shocks=data["shocks"], description=data.get("description", ""),
+            enabled=data.get("enabled", False), user=request.user,
+            scenario=StressScenario.objects.get(pk=obj.pk) if change else None,
+        )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+
+@admin.register(PriceHistory)
+class PriceHistoryAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["date", "instrument", "close"]
+    list_filter = ["instrument__asset_class"]
+    search_fields = ["instrument__instrument_id"]
+    date_hierarchy = "date"
+    list_select_related = ["instrument"]
+
+
+@admin.register(RiskMetricSnapshot)
+class RiskMetricSnapshotAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["at", "account", "currency", "portfolio_value", "daily_pnl", "drawdown", "var_hist_99",
+                    "es_hist_99", "breaches"]
+    list_filter = ["account", "currency"]
+    date_hierarchy = "at"
+    list_select_related = ["account"]

@@ -11,7 +11,7 @@ from config.api import ConflictError
 from monitoring.admin import ReadOnlyAdmin, ReadOnlyInline, RoleAdmin
 from monitoring.roles import Role
 from strategies import services
-from strategies.models import Strategy, StrategyVersion
+from strategies.models import Backtest, BacktestTrade, OptimisationRun, Strategy, StrategyVersion
 
 
 class StrategyAdminForm(forms.ModelForm):
@@ -110,3 +110,45 @@ class StrategyVersionAdmin(ReadOnlyAdmin):
     search_fields = ["strategy__name", "spec_hash", "note"]
     date_hierarchy = "created_at"
     list_select_related = ["strategy", "created_by"]
+
+
+class BacktestTradeInline(ReadOnlyInline):
+    model = BacktestTrade
+    view_role = Role.RISK_MANAGER
+    fields = ["instrument_id", "side", "quantity", "entry_price", "exit_price", "realized_pnl", "commissions",
+              "opened_at", "closed_at"]
+    readonly_fields = fields
+
+
+@admin.register(Backtest)
+class BacktestAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["id", "strategy_version", "status", "progress", "start", "end", "venue", "bars", "created_by",
+                    "created_at"]
+    list_filter = ["status", "venue", "data_source"]
+    search_fields = ["strategy_version__strategy__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["strategy_version__strategy", "created_by"]
+    exclude = ["equity_curve", "drawdown_curve"]
+    inlines = [BacktestTradeInline]
+
+
+@admin.register(BacktestTrade)
+class BacktestTradeAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["backtest", "instrument_id", "side", "quantity", "entry_price", "exit_price", "realized_pnl",
+                    "closed_at"]
+    list_filter = ["side"]
+    search_fields = ["instrument_id"]
+    list_select_related = ["backtest"]
+
+
+@admin.register(OptimisationRun)
+class OptimisationRunAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["id", "strategy_version", "method", "objective", "status", "completed", "total", "created_by",
+                    "created_at"]
+    list_filter = ["status", "method"]
+    search_fields = ["strategy_version__strategy__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["strategy_version__strategy", "created_by"]

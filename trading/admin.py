@@ -14,6 +14,7 @@ from monitoring.roles import Role
 from trading import accounts, instruments
 from trading.credentials import credentials_validate
 from trading.models import Account, Fill, Instrument, Order, OrderEvent, Sector, Venue
+from trading.signal_router.models import Signal, SignalRoute, SignalSource
 
 
 @admin.register(Sector)
@@ -146,3 +147,41 @@ class FillAdmin(ReadOnlyAdmin):
     search_fields = ["trade_id", "order__client_order_id"]
     date_hierarchy = "ts_event"
     list_select_related = ["order__instrument"]
+
+
+@admin.register(SignalSource)
+class SignalSourceAdmin(AuditedAdmin):
+    """Sources and their owners; the HMAC secret is set through the signal router, never shown here."""
+
+    view_role = Role.RISK_MANAGER
+    list_display = ["name", "owner", "enabled", "dedup_window_seconds", "max_age_seconds", "has_secret", "created_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "description"]
+    autocomplete_fields = ["owner"]
+    filter_horizontal = ["allowed_instruments"]
+
+    @admin.display(boolean=True)
+    def has_secret(self, obj: SignalSource) -> bool:
+        return bool(obj.secret_encrypted)
+
+
+@admin.register(SignalRoute)
+class SignalRouteAdmin(AuditedAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["name", "enabled", "priority", "group", "source", "strategy", "instrument", "account", "sizing",
+                    "balance"]
+    list_filter = ["enabled", "sizing", "balance", "account"]
+    search_fields = ["name", "group"]
+    autocomplete_fields = ["source", "strategy", "instrument", "account"]
+    list_select_related = ["source", "strategy", "instrument", "account"]
+
+
+@admin.register(Signal)
+class SignalAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["received_at", "source", "external_id", "instrument", "side", "quantity", "status", "route",
+                    "order"]
+    list_filter = ["status", "source", "side"]
+    search_fields = ["external_id", "dedup_hash", "reason"]
+    date_hierarchy = "received_at"
+    list_select_related = ["source", "instrument", "route__account", "order__instrument"]
