@@ -22,6 +22,7 @@ from risk.gate.request import OrderRequest
 from risk.gate.snapshot import ZERO, GateSnapshot, LimitRule
 
 HUNDRED = Decimal(100)
+ONE_D = Decimal(1)
 DEFAULT_CORRELATION_THRESHOLD = 0.8
 # Checks that only an atomic Redis step can decide (counts shared by every process).
 RESERVATION_ONLY_KINDS = frozenset({"order_rate", "max_open_orders"})
@@ -101,7 +102,48 @@ def _units_down(x: Decimal, unit: Decimal) -> int:
 # ---------------------------------------------------------------------------
 # Inputs
 # ---------------------------------------------------------------------------
-def applicable_limits(snap: GateSnapshot, req: OrderRequest, sector_id: int | None) -> list[LimitRule]:
+def _variant(rule: LimitRule) -> tuple:
+    """Rules with the same variant measure the same thing for an order: only the tightest can bind."""
+    k = rule.kind
+    if k in ("max_position_size", "max_position_notional", "daily_loss"):
+        return (k, rule.scope == "strategy")
+    if k == "correlation_exposure":
+        return (k, float(rule.params.get("threshold", DEFAULT_CORRELATION_THRESHOLD)))
+    if k == "max_open_orders":
+        return (k, rule.scope)
+    if k == "order_rate":
+        return (k, rule.scope, rule.window_seconds)
+    if k == "instrument_list":
+        return (k, rule.id)
+    return (k,)
+
+
+def effective_limits(rules: list[LimitRule]) -> list[LimitRule]:
+    """The binding rule per variant (the lowest value; for a free-balance floor, the highest), ties by id."""
+    best: dict[tuple, LimitRule] = {}
+    for rule in rules:
+        key = _variant(rule)
+        cur = best.get(key)
+        if cur is None:
+            best[key] = rule
+            continue
+        if rule.kind == "min_free_balance":
+            tighter = rule.value > cur.value or (rule.value == cur.value and rule.id < cur.id)
+        else:
+            tighter = rule.value < cur.value or (rule.value == cur.value and rule.id < cur.id)
+        if tighter:
+            best[key] = rule
+    return sorted(best.values(), key=lambda r: (r.kind, r.id))
+
+
+def applicable_limits(snap: GateSnapshot, req: OrderRequest, sector_id: int | None
+                      ) -> tuple[list[LimitRule], list[LimitRule]]:
+    """(every enabled limit whose scope matches the order, the binding ones), memoised per
+    (account, strategy, instrument): limits only change with a reload, which builds a new snapshot."""
+    key = (req.account_id, req.strategy_id, req.instrument_id)
+    hit = snap.limit_cache.get(key)
+    if hit is not None:
+        return hit
     by_scope = snap.limits_by_scope
     rules = list(by_scope.get(("global",), ()))
     rules += by_scope.get(("account", req.account_id), ())
@@ -110,7 +152,9 @@ def applicable_limits(snap: GateSnapshot, req: OrderRequest, sector_id: int | No
     rules += by_scope.get(("instrument", req.instrument_id), ())
     if sector_id is not None:
         rules += by_scope.get(("sector", sector_id), ())
-    return rules
+    hit = (rules, effective_limits(rules))
+    snap.limit_cache[key] = hit
+    return hit
 
 
 def gather_inputs(snap: GateSnapshot, req: OrderRequest, *, now: float) -> dict[str, Any]:
@@ -118,8 +162,8 @@ def gather_inputs(snap: GateSnapshot, req: OrderRequest, *, now: float) -> dict[
     inst = snap.instruments.get(req.instrument_id)
     acct = snap.accounts.get(req.account_id)
     sector_id = inst.sector_id if inst else None
-    rules = applicable_limits(snap, req, sector_id)
-    inp: dict[str, Any] = {"now": now, "limits": rules, "snapshot_age": now - snap.built_at}
+    rules, effective = applicable_limits(snap, req, sector_id)
+    inp: dict[str, Any] = {"now": now, "limits": rules, "effective": effective, "snapshot_age": now - snap.built_at}
     if inst is None or acct is None:
         inp["instrument"] = None if inst is None else True
         inp["account"] = None if acct is None else True
@@ -171,10 +215,10 @@ def gather_inputs(snap: GateSnapshot, req: OrderRequest, *, now: float) -> dict[
     else:
         inp["kill_switches"] = []
     groups = {}
-    for rule in rules:
+    for rule in effective:
         if rule.kind == "correlation_exposure":
             threshold = float(rule.params.get("threshold", DEFAULT_CORRELATION_THRESHOLD))
-            group = [iid] + sorted(j for j, rho in snap.correlations.get(iid, {}).items() if rho >= threshold and j != iid)
+            group = snap.correlated_group(iid, threshold)
             notionals = state.inst_notional if state else {}
             groups[str(rule.id)] = {"group": group, "gross": sum((abs(notionals.get(j, ZERO)) for j in group), ZERO)}
     inp["correlation"] = groups
@@ -220,7 +264,7 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
 
     inst = inp["instrument"]
     acct = inp["account"]
-    rules: list[LimitRule] = inp["limits"]
+    rules: list[LimitRule] = inp.get("effective") or effective_limits(inp["limits"])
     qty = req.quantity
     buy = req.side == "BUY"
     signed = qty if buy else -qty
@@ -317,11 +361,15 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
                 reserve = rule.value if rule is not None else ZERO
                 headroom = free_notional - reserve * (leverage if acct["type"] != "cash" else 1)
                 passed = notional <= headroom
-                res = CheckResult("buying_power" if rule is None else "min_free_balance", passed, notional, headroom,
-                                  rule.id if rule else None, rule.version if rule else None,
-                                  "" if passed else ("INSUFFICIENT_BUYING_POWER" if rule is None else "MIN_FREE_BALANCE"),
-                                  "" if passed else f"Order notional {notional:.2f} exceeds buying power {headroom:.2f} {acct['base_ccy']}")
-                add(res)
+                if passed:
+                    add(CheckResult("buying_power" if rule is None else "min_free_balance", True, notional, headroom,
+                                    rule.id if rule else None, rule.version if rule else None))
+                else:
+                    add(CheckResult("buying_power" if rule is None else "min_free_balance", False, notional, headroom,
+                                    rule.id if rule else None, rule.version if rule else None,
+                                    "INSUFFICIENT_BUYING_POWER" if rule is None else "MIN_FREE_BALANCE",
+                                    f"Order notional {notional:.2f} exceeds buying power {headroom:.2f} "
+                                    f"{acct['base_ccy']}"))
     else:
         add(CheckResult("buying_power", True, ZERO, None, message="reduces exposure"))
 
@@ -340,52 +388,73 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
                                           "REDUCE_CONFLICT", None))
 
     # -- limit-driven checks ------------------------------------------------------------
+    # Measures are computed once per kind (several scopes may limit the same thing) and
+    # messages only for failures: this loop is the hot path's hot spot.
     strat = inp.get("strategy")
     mark_unit = mid * unit_value
     exposure = qty * mark_unit  # base-currency exposure the order adds at the mark
+    signed_exposure = exposure if buy else -exposure
+    cur_inst = inp["inst_notional"]
+    cache: dict[Any, Any] = {}
+    CR = CheckResult
+    cents = Decimal("0.01")
     for rule in rules:
         kind = rule.kind
         v = rule.value
         if kind == "max_order_quantity":
-            add(_result(rule, qty <= v, qty, v, "ORDER_QUANTITY_LIMIT", f"Quantity {qty} exceeds {v}"))
+            ok = qty <= v
+            add(CR(kind, ok, qty, v, rule.id, rule.version, "" if ok else "ORDER_QUANTITY_LIMIT",
+                   "" if ok else f"Quantity {qty} exceeds {v}"))
         elif kind == "max_order_notional":
-            add(_result(rule, notional <= v, notional, v, "ORDER_NOTIONAL_LIMIT",
-                        f"Order notional {notional:.2f} exceeds {v} {acct['base_ccy']}"))
+            ok = notional <= v
+            add(CR(kind, ok, notional, v, rule.id, rule.version, "" if ok else "ORDER_NOTIONAL_LIMIT",
+                   "" if ok else f"Order notional {notional:.2f} exceeds {v} {acct['base_ccy']}"))
         elif kind == "price_band_pct":
-            worst = ZERO
-            for px in (req.price, req.trigger_price):
-                if px is not None:
-                    worst = max(worst, abs(px - ref) / ref * HUNDRED)
-            add(_result(rule, worst <= v, worst, v, "PRICE_BAND",
-                        f"Price is {worst:.4f}% away from the market {ref}; band is {v}%"))
-        elif kind in ("max_position_size", "max_position_notional"):
+            worst = cache.get("band")
+            if worst is None:
+                worst = ZERO
+                for px in (req.price, req.trigger_price):
+                    if px is not None:
+                        dev = abs(px - ref) / ref * HUNDRED
+                        if dev > worst:
+                            worst = dev
+                cache["band"] = worst
+            ok = worst <= v
+            add(CR(kind, ok, worst, v, rule.id, rule.version, "" if ok else "PRICE_BAND",
+                   "" if ok else f"Price is {worst:.4f}% away from the market {ref}; band is {v}%"))
+        elif kind == "max_position_size" or kind == "max_position_notional":
             by_strategy = rule.scope == "strategy" and req.strategy_id is not None
             base_pos = inp["strategy_position"] if by_strategy else pos
             after = abs(base_pos + signed)
             if kind == "max_position_size":
                 limit_qty = v
-                measured, lim = after, v
+                measured = after
+                code = "POSITION_SIZE_LIMIT"
             else:
                 limit_qty = v / mark_unit
-                measured, lim = after * mark_unit, v
-            passed = after <= limit_qty or after < abs(base_pos)
-            add(_result(rule, passed, measured, lim,
-                        "POSITION_SIZE_LIMIT" if kind == "max_position_size" else "POSITION_NOTIONAL_LIMIT",
-                        f"Resulting position {measured} would exceed {lim}"))
+                measured = after * mark_unit
+                code = "POSITION_NOTIONAL_LIMIT"
+            ok = after <= limit_qty or after < abs(base_pos)
+            add(CR(kind, ok, measured, v, rule.id, rule.version, "" if ok else code,
+                   "" if ok else f"Resulting position {measured} would exceed {v}"))
             if not reducing:
-                prefix = f"q:s{'b' if buy else 's'}:{req.strategy_id}:{iid}" if by_strategy else \
-                    f"q:{'b' if buy else 's'}:{aid}:{iid}"
+                if by_strategy:
+                    key = f"q:s{'b' if buy else 's'}:{req.strategy_id}:{iid}"
+                else:
+                    key = f"q:{'b' if buy else 's'}:{aid}:{iid}"
                 head = limit_qty - base_pos if buy else limit_qty + base_pos
-                plan_items.append(ReservationItem(kind, [prefix], lots, _units_down(head, lot), lot,
-                                                  "POSITION_SIZE_LIMIT" if kind == "max_position_size"
-                                                  else "POSITION_NOTIONAL_LIMIT", rule))
+                plan_items.append(ReservationItem(kind, [key], lots, _units_down(head, lot), lot, code, rule))
         elif kind == "max_leverage":
-            after = (acct["gross"] + (ZERO if reducing else exposure)) / equity if equity > 0 else None
-            passed = reducing or (after is not None and after <= v)
-            add(_result(rule, passed, after, v, "LEVERAGE_LIMIT", f"Gross leverage would be {after} > {v}"))
+            if equity > 0:
+                after = (acct["gross"] + (ZERO if reducing else exposure)) / equity
+                ok = reducing or after <= v
+            else:
+                after, ok = None, reducing
+            add(CR(kind, ok, after, v, rule.id, rule.version, "" if ok else "LEVERAGE_LIMIT",
+                   "" if ok else f"Gross leverage would be {after} > {v}"))
             if not reducing and equity > 0:
                 plan_items.append(ReservationItem(kind, [f"n:a:{aid}"], _cents_up(exposure),
-                                                  _cents_down(v * equity - acct["gross"]), Decimal("0.01"),
+                                                  _cents_down(v * equity - acct["gross"]), cents,
                                                   "LEVERAGE_LIMIT", rule))
         elif kind == "daily_loss":
             if rule.scope == "strategy" and strat is not None:
@@ -393,60 +462,71 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
             else:
                 pnl = equity - acct["session_start_equity"]
             loss = -pnl if pnl < 0 else ZERO
-            add(_result(rule, reducing or loss <= v, loss, v, "DAILY_LOSS_LIMIT",
-                        f"Daily loss {loss:.2f} exceeds {v}"))
+            ok = reducing or loss <= v
+            add(CR(kind, ok, loss, v, rule.id, rule.version, "" if ok else "DAILY_LOSS_LIMIT",
+                   "" if ok else f"Daily loss {loss:.2f} exceeds {v}"))
         elif kind == "max_drawdown_pct":
-            peak = max(acct["peak_equity"], equity)
-            dd = (peak - equity) / peak * HUNDRED if peak > 0 else HUNDRED
-            add(_result(rule, reducing or dd <= v, dd, v, "DRAWDOWN_LIMIT", f"Drawdown {dd:.4f}% exceeds {v}%"))
+            dd = cache.get("dd")
+            if dd is None:
+                peak = max(acct["peak_equity"], equity)
+                dd = cache["dd"] = (peak - equity) / peak * HUNDRED if peak > 0 else HUNDRED
+            ok = reducing or dd <= v
+            add(CR(kind, ok, dd, v, rule.id, rule.version, "" if ok else "DRAWDOWN_LIMIT",
+                   "" if ok else f"Drawdown {dd:.4f}% exceeds {v}%"))
         elif kind == "correlation_exposure":
             grp = inp["correlation"][str(rule.id)]
-            cur = inp["inst_notional"]
-            after = grp["gross"] - abs(cur) + abs(cur + (exposure if buy else -exposure))
-            add(_result(rule, after <= v or after <= grp["gross"], after, v, "CORRELATION_LIMIT",
-                        f"Exposure to correlated group {grp['group']} would be {after:.2f} > {v}"))
+            gross = grp["gross"]
+            after = gross - abs(cur_inst) + abs(cur_inst + signed_exposure)
+            ok = after <= v or after <= gross
+            add(CR(kind, ok, after, v, rule.id, rule.version, "" if ok else "CORRELATION_LIMIT",
+                   "" if ok else f"Exposure to correlated group {grp['group']} would be {after:.2f} > {v}"))
             if not reducing:
-                plan_items.append(ReservationItem(kind, [f"n:i:{aid}:{j}" for j in grp["group"]], _cents_up(exposure),
-                                                  _cents_down(v - grp["gross"]), Decimal("0.01"),
+                plan_items.append(ReservationItem(kind, [f"n:i:{aid}:{j}" for j in grp["group"]],
+                                                  _cents_up(exposure), _cents_down(v - gross), cents,
                                                   "CORRELATION_LIMIT", rule))
         elif kind == "sector_gross_pct":
-            cur = inp["inst_notional"]
-            after = inp["sector_gross"] - abs(cur) + abs(cur + (exposure if buy else -exposure))
+            sg = inp["sector_gross"]
+            after = sg - abs(cur_inst) + abs(cur_inst + signed_exposure)
             pct = after / equity * HUNDRED if equity > 0 else None
-            passed = after <= inp["sector_gross"] or (pct is not None and pct <= v)
-            add(_result(rule, passed, pct, v, "SECTOR_GROSS_LIMIT", f"Sector gross exposure would be {pct}% > {v}%"))
+            ok = after <= sg or (pct is not None and pct <= v)
+            add(CR(kind, ok, pct, v, rule.id, rule.version, "" if ok else "SECTOR_GROSS_LIMIT",
+                   "" if ok else f"Sector gross exposure would be {pct}% > {v}%"))
             if not reducing and equity > 0:
                 plan_items.append(ReservationItem(kind, [f"n:sec:{aid}:{sector_id}"], _cents_up(exposure),
-                                                  _cents_down(v / HUNDRED * equity - inp["sector_gross"]),
-                                                  Decimal("0.01"), "SECTOR_GROSS_LIMIT", rule))
+                                                  _cents_down(v / HUNDRED * equity - sg), cents,
+                                                  "SECTOR_GROSS_LIMIT", rule))
         elif kind == "sector_net_pct":
             before = inp["sector_net"]
-            after = before + (exposure if buy else -exposure)
+            after = before + signed_exposure
             pct = abs(after) / equity * HUNDRED if equity > 0 else None
-            passed = abs(after) <= abs(before) or (pct is not None and pct <= v)
-            add(_result(rule, passed, pct, v, "SECTOR_NET_LIMIT", f"Sector net exposure would be {pct}% > {v}%"))
+            ok = abs(after) <= abs(before) or (pct is not None and pct <= v)
+            add(CR(kind, ok, pct, v, rule.id, rule.version, "" if ok else "SECTOR_NET_LIMIT",
+                   "" if ok else f"Sector net exposure would be {pct}% > {v}%"))
         elif kind == "risk_budget":
             if strat is None:
                 continue
-            consumed = strat["gross"] + (ZERO if reducing else exposure) + (-strat["pnl"] if strat["pnl"] < 0 else ZERO)
-            add(_result(rule, reducing or consumed <= v, consumed, v, "RISK_BUDGET_LIMIT",
-                        f"Strategy risk budget use would be {consumed:.2f} > {v}"))
+            loss = -strat["pnl"] if strat["pnl"] < 0 else ZERO
+            consumed = strat["gross"] + (ZERO if reducing else exposure) + loss
+            ok = reducing or consumed <= v
+            add(CR(kind, ok, consumed, v, rule.id, rule.version, "" if ok else "RISK_BUDGET_LIMIT",
+                   "" if ok else f"Strategy risk budget use would be {consumed:.2f} > {v}"))
             if not reducing:
                 plan_items.append(ReservationItem(kind, [f"n:s:{req.strategy_id}"], _cents_up(exposure),
-                                                  _cents_down(v - consumed + exposure), Decimal("0.01"),
+                                                  _cents_down(v - consumed + exposure), cents,
                                                   "RISK_BUDGET_LIMIT", rule))
         elif kind == "instrument_list":
-            allowed = rule.params.get("allowed") or []
-            blocked = rule.params.get("blocked") or []
-            if iid in blocked:
-                add(_result(rule, False, iid, None, "INSTRUMENT_BLOCKED", f"{iid} is on the blocked list"))
-            elif allowed and iid not in allowed:
-                add(_result(rule, False, iid, None, "INSTRUMENT_NOT_ALLOWED", f"{iid} is not on the allowed list"))
+            params = rule.params
+            if iid in (params.get("blocked") or ()):
+                add(CR(kind, False, iid, None, rule.id, rule.version, "INSTRUMENT_BLOCKED",
+                       f"{iid} is on the blocked list"))
+            elif params.get("allowed") and iid not in params["allowed"]:
+                add(CR(kind, False, iid, None, rule.id, rule.version, "INSTRUMENT_NOT_ALLOWED",
+                       f"{iid} is not on the allowed list"))
             else:
-                add(_result(rule, True, iid, None, "", ""))
+                add(CR(kind, True, iid, None, rule.id, rule.version, "", ""))
         elif kind == "max_open_orders":
             entity = _scope_entity(rule, req, sector_id)
-            plan_items.append(ReservationItem(kind, [f"oo:{entity}"], 1, int(v), Decimal(1), "OPEN_ORDERS_LIMIT", rule))
+            plan_items.append(ReservationItem(kind, [f"oo:{entity}"], 1, int(v), ONE_D, "OPEN_ORDERS_LIMIT", rule))
         elif kind == "order_rate":
             entity = _scope_entity(rule, req, sector_id)
             rates.append(RateItem(kind, f"ni:risk:rate:{rule.id}:{entity}", int(rule.window_seconds or 1) * 1000,

@@ -29,6 +29,8 @@ def inputs_to_json(inp: dict[str, Any]) -> dict[str, Any]:
     for key, value in inp.items():
         if key == "limits":
             out[key] = [r.as_json() for r in value]
+        elif key == "effective":
+            out[key] = [r.id for r in value]
         elif isinstance(value, dict) and key == "correlation":
             out[key] = {k: {"group": g["group"], "gross": str(g["gross"])} for k, g in value.items()}
         elif isinstance(value, dict):
@@ -43,6 +45,8 @@ def inputs_from_json(data: dict[str, Any]) -> dict[str, Any]:
     inp["limits"] = [
         LimitRule(**{**r, "value": Decimal(r["value"])}) for r in data.get("limits", [])
     ]
+    by_id = {r.id: r for r in inp["limits"]}
+    inp["effective"] = [by_id[i] for i in data.get("effective", [])] or None
     if isinstance(data.get("instrument"), dict):
         inp["instrument"] = {k: (_d(v) if k in _INSTRUMENT_DECIMALS else v) for k, v in data["instrument"].items()}
     if isinstance(data.get("account"), dict):

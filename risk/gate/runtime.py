@@ -39,6 +39,10 @@ def max_snapshot_age() -> float:
     return float(getattr(settings, "RISK_GATE_MAX_SNAPSHOT_AGE", 10))
 
 
+def _limits_key(snap: GateSnapshot) -> tuple:
+    return tuple(sorted((r.id, r.version, r.value, r.scope, str(r.target)) for r in snap.limits.values()))
+
+
 class GateRuntime:
     def __init__(self, *, loader: Callable[[], GateSnapshot] | None = None, refresh: float | None = None) -> None:
         from risk.gate.loader import snapshot_load
@@ -75,7 +79,14 @@ class GateRuntime:
 
         close_old_connections()
         try:
-            self.snapshot = self.loader()
+            fresh = self.loader()
+            old = self.snapshot
+            # Unchanged limits and correlations keep their memoised lookups across refreshes.
+            if old is not None and _limits_key(old) == _limits_key(fresh):
+                fresh.limit_cache = old.limit_cache
+                if old.correlations == fresh.correlations:
+                    fresh.groups = old.groups
+            self.snapshot = fresh
             self.reloads += 1
             self.last_error = ""
         except Exception as exc:

@@ -117,6 +117,8 @@ class GateSnapshot:
     account_state: dict[int, AccountState] = field(default_factory=dict)
     strategy_state: dict[int, StrategyState] = field(default_factory=dict)
     fx: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    groups: dict[tuple[str, float], list[str]] = field(default_factory=dict)
+    limit_cache: dict[tuple, tuple] = field(default_factory=dict)
     updated_at: float = 0.0  # epoch seconds of the last incremental update
 
     @property
@@ -130,6 +132,17 @@ class GateSnapshot:
             return None
         bid, ask, last, _ = q
         return (bid + ask) / 2 if bid and ask else last
+
+    def correlated_group(self, instrument_id: str, threshold: float) -> list[str]:
+        """The instrument and those whose return correlation with it is at least ``threshold`` (memoised:
+        correlations only change with a full reload, which builds a new snapshot)."""
+        key = (instrument_id, threshold)
+        group = self.groups.get(key)
+        if group is None:
+            others = self.correlations.get(instrument_id, {})
+            group = [instrument_id, *sorted(j for j, rho in others.items() if rho >= threshold and j != instrument_id)]
+            self.groups[key] = group
+        return group
 
     def fx_rate(self, src: str, dst: str) -> Decimal | None:
         if src == dst:

@@ -195,7 +195,9 @@ def test_every_matching_scope_applies(desk, gate):
     gate.runtime.reload()
     d = gate.validate_order_sync(order(desk, qty="6000"))
     assert d.reason_codes == ["ORDER_QUANTITY_LIMIT"]
-    assert [c.limit for c in d.checks if c.name == "max_order_quantity"] == [D("100000"), D("5000")]
+    # The binding (tightest) limit is the check's result; every applied limit and its version is in the ledger.
+    assert [c.limit for c in d.checks if c.name == "max_order_quantity"] == [D("5000")]
+    assert sorted(r["value"] for r in d.ledger()["snapshot"]["limits"]) == ["100000.0000000000", "5000.0000000000"]
     assert gate.validate_order_sync(order(desk, qty="6000", instrument="GBP/USD.SIM")).approved
 
 
