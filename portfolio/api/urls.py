@@ -8,3 +8,7 @@ urlpatterns = [
     path("cash-balances/", views.CashBalanceListApi.as_view(), name="api-cash-balances"),
     path("portfolio/snapshots/", views.PortfolioSnapshotListApi.as_view(), name="api-portfolio-snapshots"),
 ]
+
+from portfolio.api.graph import urlpatterns as graph_urlpatterns  # noqa: E402 - graph analytics (issue 9)
+
+urlpatterns += graph_urlpatterns

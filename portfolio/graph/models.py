@@ -16,7 +16,7 @@ give typed reads where one node is wanted.
     (Instrument)-[:LISTED_ON]->(Venue)
     (Account)-[:ON_VENUE]->(Venue)
     (Strategy)-[:TRADES]->(Instrument)
-    (Account|Strategy)-[:HOLDS {quantity, value}]->(Instrument)   net of the book's positions
+    (Account|Strategy)-[:HOLDS {quantity, value, gross}]->(Instrument)   the holder's positions summed
     (Account|Strategy)-[:HAS_POSITION]->(Position)-[:IN_INSTRUMENT]->(Instrument)
     (Instrument)-[:CORRELATED_WITH {rho, window, computed_at, basis}]->(Instrument)   once per pair, low pk -> high pk
     (Strategy|Instrument)-[:ROUTES_TO {route, name, priority, group, enabled}]->(Account)   signal routes
@@ -37,8 +37,9 @@ from neomodel import (
 
 
 class HoldsRel(StructuredRel):
-    quantity = StringProperty(required=True)
-    value = StringProperty(required=True)
+    quantity = StringProperty(required=True)  # net of the holder's positions in the instrument
+    value = StringProperty(required=True)  # net signed market value
+    gross = StringProperty(required=True)  # sum of the positions' absolute market values
     currency = StringProperty()
 
 

@@ -165,8 +165,8 @@ def rows_for(keys: dict[str, set[int]]) -> GraphRows:
                      .exclude(account_id__in=want["account"]).values(
         "account_id", "strategy_id", "instrument_id", "quantity", "avg_price", "mark_price",
         "instrument__multiplier", "instrument__quote_currency"))
-    account_holds: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [Decimal(0)] * 2))
-    strategy_holds: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [Decimal(0)] * 2))
+    account_holds: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [Decimal(0)] * 3))
+    strategy_holds: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [Decimal(0)] * 3))
     currency: dict[int, str] = {}
     for h in holdings:
         value = _signed_value(h)
@@ -176,10 +176,12 @@ def rows_for(keys: dict[str, set[int]]) -> GraphRows:
             cell = account_holds[h["account_id"]][h["instrument_id"]]
             cell[0] += h["quantity"]
             cell[1] += value
+            cell[2] += abs(value)
         if h["strategy_id"] in live_strategy_pks:
             cell = strategy_holds[h["strategy_id"]][h["instrument_id"]]
             cell[0] += h["quantity"]
             cell[1] += value
+            cell[2] += abs(value)
             trades[h["strategy_id"]].add(h["instrument_id"])
     for s_pk in live_strategy_pks:
         want["instrument"].update(trades[s_pk])
@@ -250,10 +252,13 @@ def _signed_value(p: dict) -> Decimal:
 
 
 def _holds_rows(cells: dict[int, list[Decimal]], currency: dict[int, str]) -> list[dict]:
+    # value nets the holder's positions (an account long for one strategy and short for
+    # another can be flat); gross keeps what the positions carry, so both figures survive.
     return [
-        {"instrument": i_pk, "props": _props(quantity=money(q), value=money(v), currency=currency.get(i_pk))}
-        for i_pk, (q, v) in sorted(cells.items())
-        if q != 0
+        {"instrument": i_pk, "props": _props(quantity=money(q), value=money(v), gross=money(g),
+                                             currency=currency.get(i_pk))}
+        for i_pk, (q, v, g) in sorted(cells.items())
+        if g != 0 or q != 0
     ]
 
 
