@@ -103,3 +103,34 @@ class KillSwitchOutput(serializers.ModelSerializer):
             "changed_by",
             "changed_at",
         ]
+
+
+class KillSwitchEngageInput(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.GLOBAL)
+    target = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True,
+        help_text="Id of the account, strategy or sector; instrument id (EUR/USD.SIM) or pk; empty for global.",
+    )
+    mode = serializers.ChoiceField(choices=KillSwitch.Mode.choices, default=KillSwitch.Mode.HALT)
+    reason = serializers.CharField(max_length=2000, allow_blank=True)
+    cancel_open = serializers.BooleanField(default=False, help_text="Also cancel the scope's open orders.")
+
+
+class KillSwitchDisengageInput(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.GLOBAL)
+    target = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    reason = serializers.CharField(max_length=2000, allow_blank=True)
+
+
+class FlattenOrderOutput(serializers.Serializer):
+    account_id = serializers.IntegerField()
+    account = serializers.CharField()
+    instrument_id = serializers.CharField()
+    strategy_id = serializers.IntegerField(allow_null=True)
+    strategy = serializers.CharField(allow_blank=True)
+    side = serializers.CharField()
+    order_type = serializers.CharField()
+    quantity = serializers.CharField()
+    reduce_only = serializers.BooleanField()
+    position_quantity = serializers.CharField()
+    mark_price = serializers.CharField(allow_null=True)

@@ -1,20 +1,23 @@
 """Risk API: limits (read; write for Risk Manager and up), kill-switch state and history, decisions.
 
-Writes go through risk/limits.py, the same code the admin and the Risk page use.
-Engaging and disengaging the kill switch are the kill-switch service's and will
-hang off ``risk/kill-switches/`` (``engage/``, ``<id>/disengage/``).
+Writes go through risk/limits.py and risk/killswitch.py, the same code the admin
+and the Risk page use.
 """
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from config.api import DeskPagination, validated
 from monitoring.roles import Role
 from risk.api import filters
 from risk.api.serializers import (
+    FlattenOrderOutput,
+    KillSwitchDisengageInput,
+    KillSwitchEngageInput,
     KillSwitchEventOutput,
     KillSwitchOutput,
     RiskDecisionOutput,
@@ -22,8 +25,9 @@ from risk.api.serializers import (
     RiskLimitOutput,
     RiskLimitUpdateInput,
 )
+from risk.killswitch import flatten_preview, kill_switch_disengage, kill_switch_engage
 from risk.limits import risk_limit_create, risk_limit_set_enabled, risk_limit_update
-from risk.models import KillSwitch, KillSwitchEvent, RiskDecision, RiskLimit
+from risk.models import KillSwitch, KillSwitchEvent, RiskDecision, RiskLimit, Scope
 
 LIMIT_EXAMPLES = [
     OpenApiExample(
@@ -159,3 +163,59 @@ class RiskDecisionListApi(generics.ListAPIView):
 class RiskDecisionDetailApi(generics.RetrieveAPIView):
     serializer_class = RiskDecisionOutput
     queryset = RiskDecisionListApi.queryset
+
+
+class KillSwitchEngageApi(APIView):
+    """Stop (halt) or restrict (reduce-only) trading for a scope, now. Reason required; audited."""
+
+    write_role = Role.RISK_MANAGER
+
+    @extend_schema(
+        summary="Engage the kill switch",
+        request=KillSwitchEngageInput,
+        responses={200: KillSwitchOutput},
+        examples=[
+            OpenApiExample("Halt everything", value={"scope": "global", "mode": "halt", "reason": "Venue outage",
+                                                     "cancel_open": True}, request_only=True),
+            OpenApiExample("Reduce-only on one instrument", value={"scope": "instrument", "target": "BTC/USD.SIM",
+                                                                   "mode": "reduce_only", "reason": "Flash crash"},
+                           request_only=True),
+        ],
+    )
+    def post(self, request):
+        data = validated(KillSwitchEngageInput, request.data)
+        ks = kill_switch_engage(user=request.user, **data)
+        return Response(KillSwitchOutput(ks).data)
+
+
+class KillSwitchDisengageApi(APIView):
+    write_role = Role.RISK_MANAGER
+
+    @extend_schema(
+        summary="Disengage the kill switch",
+        request=KillSwitchDisengageInput,
+        responses={200: KillSwitchOutput},
+        examples=[OpenApiExample("Resume", value={"scope": "global", "reason": "Venue back"}, request_only=True)],
+    )
+    def post(self, request):
+        data = validated(KillSwitchDisengageInput, request.data)
+        ks = kill_switch_disengage(user=request.user, **data)
+        return Response(KillSwitchOutput(ks).data)
+
+
+class FlattenPreviewApi(APIView):
+    """The market orders that would flatten the scope's positions. Nothing is sent."""
+
+    read_role = Role.RISK_MANAGER
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("scope", str, enum=list(Scope.values), default="global"),
+            OpenApiParameter("target", str, required=False, description="As for engage."),
+        ],
+        responses={200: FlattenOrderOutput(many=True)},
+    )
+    def get(self, request):
+        scope = request.query_params.get("scope", "global")
+        target = request.query_params.get("target") or None
+        return Response(FlattenOrderOutput(flatten_preview(scope=scope, target=target), many=True).data)
