@@ -11,6 +11,8 @@ always give the same bars, so backtests over it are reproducible.
 
 from __future__ import annotations
 
+import bisect
+
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,16 +48,17 @@ class DataPlan:
         if self._preloaded is not None:
             items = self._preloaded
             position = 0
-            for _, end in self.windows:
-                end_ns = _ns(end)
-                stop = position
-                while stop < len(items) and items[stop].ts_init < end_ns:
-                    stop += 1
+            last = len(self.windows) - 1
+            for n, (_, end) in enumerate(self.windows):
+                # Bars are stamped at their close: the last window keeps the bar closing at ``end``.
+                end_ns = _ns(end) + (1 if n == last else 0)
+                stop = bisect.bisect_left(items, end_ns, lo=position, key=lambda item: item.ts_init)
                 yield items[position:stop]
                 position = stop
             return
-        for start, end in self.windows:
-            yield self._loader(start, end)
+        last = len(self.windows) - 1
+        for n, (start, end) in enumerate(self.windows):
+            yield self._loader(start, end, n == last)
 
 
 def _ns(moment: datetime) -> int:
@@ -103,9 +106,10 @@ def catalog_plan(*, kind: str, identifier: str, windows, path: str | Path | None
 
     catalog = ParquetDataCatalog(str(Path(path or settings.NAUTILUS_DATA_PATH)))
 
-    def load(start: datetime, end: datetime) -> list:
-        # Catalog ranges are inclusive; stop a nanosecond short so no bar lands in two windows.
-        end_ns = _ns(end) - 1
+    def load(start: datetime, end: datetime, last: bool) -> list:
+        # Catalog ranges are inclusive at both ends; windows are half-open (the last one
+        # closed) so no bar lands in two windows and none is lost.
+        end_ns = _ns(end) - (0 if last else 1)
         if kind == "bars":
             return catalog.bars(bar_types=[identifier], start=_ns(start), end=end_ns)
         return catalog.quote_ticks(instrument_ids=[identifier], start=_ns(start), end=end_ns)

@@ -138,6 +138,12 @@ class ValidationResult:
 # ---------------------------------------------------------------------------
 
 
+def plain(number: Decimal) -> str:
+    """1000000.00 → "1000000" (never "1E+6") for messages."""
+    text = format(number.normalize(), "f")
+    return text
+
+
 def parse_decimal(value: Any) -> Decimal | None:
     """A finite Decimal from a string or an integer; floats are refused (inexact)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -356,9 +362,9 @@ def _lot_rules(spec: dict, instruments: list, result: ValidationResult) -> None:
         if size is None or size <= 0:
             continue
         if size % row.lot_size != 0:
-            result.add(f"parameters.{name}", f"must be a multiple of the lot size {row.lot_size.normalize()} of {row.instrument_id}")
+            result.add(f"parameters.{name}", f"must be a multiple of the lot size {plain(row.lot_size)} of {row.instrument_id}")
         elif row.min_quantity and size < row.min_quantity:
-            result.add(f"parameters.{name}", f"must be at least the minimum quantity {row.min_quantity.normalize()} of {row.instrument_id}")
+            result.add(f"parameters.{name}", f"must be at least the minimum quantity {plain(row.min_quantity)} of {row.instrument_id}")
 
 
 def position_notional(row, quantity: Decimal, currency: str) -> Decimal | None:
@@ -380,9 +386,10 @@ def _global_limit_rules(spec: dict, instruments: list, account, result: Validati
     limits = RiskLimit.objects.filter(scope=Scope.GLOBAL, enabled=True).order_by("kind", "value")
     for limit in limits:
         limit_currency = limit.currency or currency
-        label = f"{limit.name!r} ({limit.value.normalize()}{' ' + limit_currency if limit_currency else ''})"
+        unit = "" if limit.kind == RiskLimit.Kind.MAX_POSITION_SIZE or not limit_currency else f" {limit_currency}"
+        label = f"{limit.name!r} ({plain(limit.value)}{unit})"
         if limit.kind == RiskLimit.Kind.MAX_POSITION_SIZE and max_position is not None and max_position > limit.value:
-            result.add("risk.max_position", f"{max_position} exceeds the global limit {label}")
+            result.add("risk.max_position", f"{plain(max_position)} exceeds the global limit {label}")
         elif limit.kind == RiskLimit.Kind.MAX_POSITION_NOTIONAL and max_position is not None and limit_currency:
             for row in instruments:
                 notional = position_notional(row, max_position, limit_currency)
@@ -394,7 +401,7 @@ def _global_limit_rules(spec: dict, instruments: list, account, result: Validati
                     )
         elif limit.kind in (RiskLimit.Kind.RISK_BUDGET, RiskLimit.Kind.DAILY_LOSS) and budget is not None:
             if (currency is None or limit_currency == currency) and budget > limit.value:
-                result.add("risk.risk_budget", f"{budget} exceeds the global limit {label}")
+                result.add("risk.risk_budget", f"{plain(budget)} exceeds the global limit {label}")
 
 
 def account_balance(account) -> Decimal:
@@ -413,7 +420,7 @@ def _allocation_rules(spec: dict, account, result: ValidationResult, *, strategy
         return
     balance = account_balance(account)
     if allocation > balance:
-        result.add("allocation", f"{allocation} exceeds the balance of account {account.name} ({balance.normalize()} {account.base_currency})")
+        result.add("allocation", f"{allocation} exceeds the balance of account {account.name} ({plain(balance)} {account.base_currency})")
         return
     running = (
         Strategy.objects.filter(account=account, status__in=ACTIVE_STATUSES)
@@ -428,8 +435,8 @@ def _allocation_rules(spec: dict, account, result: ValidationResult, *, strategy
     if committed + allocation > balance:
         result.add(
             "allocation",
-            f"{allocation} plus {committed.normalize()} allocated to the account's other active strategies exceeds "
-            f"the balance of account {account.name} ({balance.normalize()} {account.base_currency})",
+            f"{allocation} plus {plain(committed)} allocated to the account's other active strategies exceeds "
+            f"the balance of account {account.name} ({plain(balance)} {account.base_currency})",
         )
 
 
