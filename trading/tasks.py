@@ -38,6 +38,13 @@ def check_feeds() -> dict:
     return feed_alerts_sync()
 
 
+@shared_task(name="trading.redispatch_orders", ignore_result=True)
+def redispatch_orders() -> dict:
+    from trading.order_entry import orders_redispatch_stale
+
+    return orders_redispatch_stale()
+
+
 @worker_ready.connect
 def _start_node_on_node_worker(sender=None, **_):
     """The node worker starts the node as soon as it is ready (``make run`` needs no click)."""

@@ -225,6 +225,16 @@ class Supervisor:
         if not self.acquire():
             return "already supervised"
         logger.info("supervising node %s", self.trader_id)
+        # The event bridge runs beside the supervisor: exactly one per trader id (it holds
+        # the same lock), outside the node's event loop, with database access.
+        from trading.bridge import bridge_run
+
+        bridge_stop = threading.Event()
+        bridge = threading.Thread(
+            target=bridge_run, args=(bridge_stop,), kwargs={"trader_id": self.trader_id, "consumer": "bridge"},
+            name="event-bridge", daemon=True,
+        )
+        bridge.start()
         try:
             self.client.delete(control_key(self.trader_id))
             while not _shutdown.is_set():
@@ -242,4 +252,7 @@ class Supervisor:
             return "worker shutting down"
         finally:
             self.stop_child("node worker shut down" if _shutdown.is_set() else "supervisor stopped")
+            # After the child stopped: its last events are in the stream; drain what we can.
+            bridge_stop.set()
+            bridge.join(timeout=10)
             self.release()
