@@ -64,6 +64,10 @@ def _ts(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _num(value) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
 def _check_period(start, end) -> None:
     errors = {}
     for name, value in (("start", start), ("end", end)):
@@ -147,7 +151,7 @@ def compliance_report(*, start: datetime, end: datetime) -> ComplianceReport:
                 order.account.name,
                 order.instrument.instrument_id,
                 order.side,
-                str(order.quantity.normalize()),
+                _num(order.quantity),
                 ev.to_status,
                 ev.message or order.status_reason,
                 codes,
@@ -170,8 +174,8 @@ def compliance_report(*, start: datetime, end: datetime) -> ComplianceReport:
                 d.get_source_display(),
                 d.account.name,
                 d.instrument.instrument_id,
-                str(d.book_quantity.normalize()),
-                str(d.engine_quantity.normalize()),
+                _num(d.book_quantity),
+                _num(d.engine_quantity),
                 d.get_resolution_display(),
                 d.resolved_by.get_username(),
             ]

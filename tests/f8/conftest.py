@@ -33,7 +33,10 @@ def make_client(fake_f8):
         client = F8Client(
             config,
             breaker=CircuitBreaker(failure_threshold=threshold, reset_timeout=reset, probe_timeout=reset),
-            timeout=timeout, max_attempts=attempts, backoff_base=0.01, backoff_cap=0.05,
+            timeout=timeout,
+            max_attempts=attempts,
+            backoff_base=0.01,
+            backoff_cap=0.05,
         )
         clients.append(client)
         return client

@@ -24,10 +24,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.services import free_port
 
-TRADE_FIELDS = ("idempotency_key", "account", "instrument_id", "client_order_id", "trade_id", "side", "quantity",
-                "price", "commission", "commission_currency", "ts_event")
-POSITION_FIELDS = ("idempotency_key", "account", "instrument_id", "quantity", "avg_price", "realized_pnl",
-                   "commissions", "currency", "updated_at")
+TRADE_FIELDS = (
+    "idempotency_key",
+    "account",
+    "instrument_id",
+    "client_order_id",
+    "trade_id",
+    "side",
+    "quantity",
+    "price",
+    "commission",
+    "commission_currency",
+    "ts_event",
+)
+POSITION_FIELDS = (
+    "idempotency_key",
+    "account",
+    "instrument_id",
+    "quantity",
+    "avg_price",
+    "realized_pnl",
+    "commissions",
+    "currency",
+    "updated_at",
+)
 
 
 class FakeF8:
@@ -112,7 +132,7 @@ class FakeF8:
             return self._send(handler, 401, {"error": {"code": "unauthorized", "message": "bad API key"}})
         if not path.startswith(prefix):
             return self._send(handler, 404, {"error": {"code": "not_found", "message": path}})
-        pid, _, resource = path[len(prefix):].partition("/")
+        pid, _, resource = path[len(prefix) :].partition("/")
         if pid != self.portfolio_id:
             return self._send(handler, 404, {"error": {"code": "unknown_portfolio", "message": pid}})
         if self.mode == "failing":
@@ -177,8 +197,11 @@ class FakeF8:
                 net: dict[tuple[str, str], Decimal] = {}
                 for (account, instrument, _strategy), qty in self.positions.items():
                     net[(account, instrument)] = net.get((account, instrument), Decimal(0)) + qty
-                rows = [{"account": a, "instrument_id": i, "quantity": str(q)} for (a, i), q in sorted(net.items())
-                        if q != 0]
+                rows = [
+                    {"account": a, "instrument_id": i, "quantity": str(q)}
+                    for (a, i), q in sorted(net.items())
+                    if q != 0
+                ]
         return {"portfolio_id": self.portfolio_id, "as_of": _now(), "positions": rows}
 
     def _garbage(self, handler, method: str, resource: str, body: bytes) -> None:
@@ -192,14 +215,20 @@ class FakeF8:
                 return self._send(handler, 200, {"results": [{"idempotency_key": i["idempotency_key"]} for i in items]})
             return self._send(handler, 200, {"results": [{"idempotency_key": 7, "status": True} for _ in items]})
         if resource == "positions":
-            rows = [{"account": "SIM-001", "instrument_id": "EUR/USD.SIM", "quantity": "5000"},
-                    {"account": "SIM-001", "instrument_id": "GBP/USD.SIM"}]
+            rows = [
+                {"account": "SIM-001", "instrument_id": "EUR/USD.SIM", "quantity": "5000"},
+                {"account": "SIM-001", "instrument_id": "GBP/USD.SIM"},
+            ]
             if self.garbage_kind == "wrong_types":
-                rows = [{"account": "SIM-001", "instrument_id": "EUR/USD.SIM", "quantity": 5000.5},
-                        {"account": "SIM-001", "instrument_id": 12, "quantity": "1"}]
+                rows = [
+                    {"account": "SIM-001", "instrument_id": "EUR/USD.SIM", "quantity": 5000.5},
+                    {"account": "SIM-001", "instrument_id": 12, "quantity": "1"},
+                ]
             return self._send(handler, 200, {"portfolio_id": self.portfolio_id, "as_of": _now(), "positions": rows})
-        limits = [{"id": "L1", "scope": "global", "target": None, "kind": "max_order_quantity", "value": "1"},
-                  {"id": "L2", "scope": "global", "target": None, "kind": "daily_loss"}]
+        limits = [
+            {"id": "L1", "scope": "global", "target": None, "kind": "max_order_quantity", "value": "1"},
+            {"id": "L2", "scope": "global", "target": None, "kind": "daily_loss"},
+        ]
         if self.garbage_kind == "wrong_types":
             limits = [{"id": "L1", "scope": "global", "target": None, "kind": "max_order_quantity", "value": 1.5}]
         return self._send(handler, 200, {"portfolio_id": self.portfolio_id, "as_of": 17, "limits": limits})

@@ -23,9 +23,18 @@ def poll(predicate: Callable[[], object], *, timeout: float = 10.0, interval: fl
 _trade_counter = 0
 
 
-def fill(*, instrument: str = "EUR/USD.SIM", side: str = "BUY", qty: str = "10000", px: str = "1.08500",
-         fee: str = "0", fee_ccy: str = "USD", account: str = "SIM-001", strategy=None,
-         ts: datetime | None = None):
+def fill(
+    *,
+    instrument: str = "EUR/USD.SIM",
+    side: str = "BUY",
+    qty: str = "10000",
+    px: str = "1.08500",
+    fee: str = "0",
+    fee_ccy: str = "USD",
+    account: str = "SIM-001",
+    strategy=None,
+    ts: datetime | None = None,
+):
     """One order filled through the real fill path (order → fill → book)."""
     global _trade_counter
     from tests.factories import make_order
@@ -34,11 +43,22 @@ def fill(*, instrument: str = "EUR/USD.SIM", side: str = "BUY", qty: str = "1000
 
     _trade_counter += 1
     order = make_order(
-        status="ACCEPTED", side=side, quantity=Decimal(qty), account=Account.objects.get(name=account),
-        instrument=Instrument.objects.get(instrument_id=instrument), strategy=strategy,
+        status="ACCEPTED",
+        side=side,
+        quantity=Decimal(qty),
+        account=Account.objects.get(name=account),
+        instrument=Instrument.objects.get(instrument_id=instrument),
+        strategy=strategy,
     )
-    return order_fill_record(FillReport(
-        client_order_id=order.client_order_id, trade_id=f"T-{_trade_counter:06d}", last_qty=Decimal(qty),
-        last_px=Decimal(px), commission=Decimal(fee), commission_currency=fee_ccy, liquidity_side="TAKER",
-        ts_event=ts or datetime.now(UTC),
-    ))
+    return order_fill_record(
+        FillReport(
+            client_order_id=order.client_order_id,
+            trade_id=f"T-{_trade_counter:06d}",
+            last_qty=Decimal(qty),
+            last_px=Decimal(px),
+            commission=Decimal(fee),
+            commission_currency=fee_ccy,
+            liquidity_side="TAKER",
+            ts_event=ts or datetime.now(UTC),
+        )
+    )

@@ -33,7 +33,8 @@ def test_pushes_trades_and_positions_once_and_reports_ok(desk, fake_f8, make_cli
     assert report["state"] == "ok"
     assert len(fake_f8.applied_keys("trade")) == 2
     assert {(p["instrument_id"], p["quantity"]) for p in fake_f8.applied["position"]} == {
-        ("EUR/USD.SIM", "10000"), ("GBP/USD.SIM", "-5000"),
+        ("EUR/USD.SIM", "10000"),
+        ("GBP/USD.SIM", "-5000"),
     }
     trade = fake_f8.applied["trade"][0]
     assert trade["price"] == "1.085" and trade["quantity"] == "10000" and trade["side"] == "BUY"
