@@ -1,12 +1,12 @@
 """One place where domain errors become HTTP answers for the API.
 
-    400  field errors: DRF ``ValidationError`` and Django ``ValidationError`` raised by
-         services, as ``{"field": ["message", ...]}`` (``non_field_errors`` when no field)
-    401  no or bad credentials (``WWW-Authenticate: Token``)
-    403  authenticated but the role does not allow it
-    404  unknown object or URL
-    409  a conflict with the state of the desk: ``ConflictError`` from a service, an
-         illegal order transition, a row still referenced, a uniqueness race
+400  field errors: DRF ``ValidationError`` and Django ``ValidationError`` raised by
+     services, as ``{"field": ["message", ...]}`` (``non_field_errors`` when no field)
+401  no or bad credentials (``WWW-Authenticate: Token``)
+403  authenticated but the role does not allow it
+404  unknown object or URL
+409  a conflict with the state of the desk: ``ConflictError`` from a service, an
+     illegal order transition, a row still referenced, a uniqueness race
 """
 
 from __future__ import annotations

@@ -151,8 +151,17 @@ class AuditLogAdmin(ReadOnlyAdmin):
     search_fields = ["actor_name", "action", "object_repr", "object_id", "message"]
     date_hierarchy = "at"
     readonly_fields = [
-        "at", "actor", "actor_name", "action", "object_type", "object_id", "object_repr", "changes", "message",
-        "ip_address", "via",
+        "at",
+        "actor",
+        "actor_name",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "changes",
+        "message",
+        "ip_address",
+        "via",
     ]
     list_select_related = False
 
@@ -169,8 +178,18 @@ class AlertAdmin(ReadOnlyAdmin):
     search_fields = ["title", "message", "source", "dedup_key"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "created_at", "severity", "category", "title", "message", "source", "dedup_key", "details", "status",
-        "acknowledged_by", "acknowledged_at", "resolved_at",
+        "created_at",
+        "severity",
+        "category",
+        "title",
+        "message",
+        "source",
+        "dedup_key",
+        "details",
+        "status",
+        "acknowledged_by",
+        "acknowledged_at",
+        "resolved_at",
     ]
     actions = ["acknowledge", "resolve"]
 

@@ -33,7 +33,9 @@ def alert_acknowledge(*, alert: Alert, user, via: str | None = None) -> Alert:
     current.acknowledged_by = user if getattr(user, "is_authenticated", False) else None
     current.acknowledged_at = timezone.now()
     current.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
-    audit_record(actor=user, action="alert.acknowledge", obj=current, changes={"status": [before, current.status]}, via=via)
+    audit_record(
+        actor=user, action="alert.acknowledge", obj=current, changes={"status": [before, current.status]}, via=via
+    )
     publish_on_commit("alerts", "alert_updated", _payload(current))
     return current
 

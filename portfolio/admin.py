@@ -13,8 +13,17 @@ from portfolio.models import CashBalance, Discrepancy, F8Limit, F8OutboxItem, Po
 @admin.register(Position)
 class PositionAdmin(ReadOnlyAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["account", "instrument", "strategy", "quantity", "avg_price", "mark_price", "realized_pnl",
-                    "unrealized_pnl", "updated_at"]
+    list_display = [
+        "account",
+        "instrument",
+        "strategy",
+        "quantity",
+        "avg_price",
+        "mark_price",
+        "realized_pnl",
+        "unrealized_pnl",
+        "updated_at",
+    ]
     list_filter = ["account", "instrument__sector", "instrument__asset_class"]
     search_fields = ["instrument__instrument_id", "strategy__name"]
     list_select_related = ["account", "instrument", "strategy"]
@@ -32,8 +41,17 @@ class CashBalanceAdmin(ReadOnlyAdmin):
 @admin.register(PortfolioSnapshot)
 class PortfolioSnapshotAdmin(ReadOnlyAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["at", "kind", "account", "currency", "total_value", "cash", "daily_pnl", "gross_exposure",
-                    "net_exposure"]
+    list_display = [
+        "at",
+        "kind",
+        "account",
+        "currency",
+        "total_value",
+        "cash",
+        "daily_pnl",
+        "gross_exposure",
+        "net_exposure",
+    ]
     list_filter = ["kind", "account", "currency"]
     date_hierarchy = "at"
     list_select_related = ["account"]
@@ -44,8 +62,18 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
     """Book vs engine (or F8) disagreements; resolved by the reconciliation service, not by editing here."""
 
     view_role = Role.RISK_MANAGER
-    list_display = ["first_seen", "last_seen", "source", "account", "instrument", "book_quantity", "engine_quantity",
-                    "sightings", "resolution", "resolved_by"]
+    list_display = [
+        "first_seen",
+        "last_seen",
+        "source",
+        "account",
+        "instrument",
+        "book_quantity",
+        "engine_quantity",
+        "sightings",
+        "resolution",
+        "resolved_by",
+    ]
     list_filter = ["source", "resolution", "account"]
     search_fields = ["instrument__instrument_id"]
     date_hierarchy = "first_seen"
@@ -63,8 +91,18 @@ class F8OutboxItemAdmin(ReadOnlyAdmin):
 @admin.register(F8Limit)
 class F8LimitAdmin(ReadOnlyAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["f8_id", "scope", "target", "kind", "value", "currency", "comparison", "local_limit",
-                    "local_value", "pulled_at"]
+    list_display = [
+        "f8_id",
+        "scope",
+        "target",
+        "kind",
+        "value",
+        "currency",
+        "comparison",
+        "local_limit",
+        "local_value",
+        "pulled_at",
+    ]
     list_filter = ["scope", "kind", "comparison"]
     search_fields = ["f8_id", "target"]
     list_select_related = ["local_limit"]

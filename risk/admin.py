@@ -54,8 +54,18 @@ class RiskLimitAdmin(RoleAdmin):
     view_role = Role.RISK_MANAGER
     write_role = Role.RISK_MANAGER
     form = RiskLimitAdminForm
-    list_display = ["name", "kind", "scope_label", "value", "currency", "window_seconds", "enabled", "version",
-                    "updated_by", "updated_at"]
+    list_display = [
+        "name",
+        "kind",
+        "scope_label",
+        "value",
+        "currency",
+        "window_seconds",
+        "enabled",
+        "version",
+        "updated_by",
+        "updated_at",
+    ]
     list_filter = ["enabled", "kind", "scope"]
     search_fields = ["name"]
     autocomplete_fields = ["account", "strategy", "instrument", "sector"]
@@ -87,8 +97,9 @@ class RiskLimitAdmin(RoleAdmin):
     def _set_enabled(self, request, queryset, enabled: bool):
         for limit in queryset:
             limits.risk_limit_set_enabled(limit=limit, enabled=enabled, user=request.user)
-        self.message_user(request, f"{queryset.count()} limit(s) {'enabled' if enabled else 'disabled'}.",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"{queryset.count()} limit(s) {'enabled' if enabled else 'disabled'}.", messages.SUCCESS
+        )
 
     @admin.action(description="Disable selected limits", permissions=["change"])
     def disable_limits(self, request, queryset):
@@ -173,8 +184,11 @@ class StressScenarioAdmin(RoleAdmin):
 
         data = form.cleaned_data
         saved = stress_scenario_save(
-            name=data["name"], shocks=data["shocks"], description=data.get("description", ""),
-            enabled=data.get("enabled", False), user=request.user,
+            name=data["name"],
+            shocks=data["shocks"],
+            description=data.get("description", ""),
+            enabled=data.get("enabled", False),
+            user=request.user,
             scenario=StressScenario.objects.get(pk=obj.pk) if change else None,
         )
         obj.pk = saved.pk
@@ -194,8 +208,17 @@ class PriceHistoryAdmin(ReadOnlyAdmin):
 @admin.register(RiskMetricSnapshot)
 class RiskMetricSnapshotAdmin(ReadOnlyAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["at", "account", "currency", "portfolio_value", "daily_pnl", "drawdown", "var_hist_99",
-                    "es_hist_99", "breaches"]
+    list_display = [
+        "at",
+        "account",
+        "currency",
+        "portfolio_value",
+        "daily_pnl",
+        "drawdown",
+        "var_hist_99",
+        "es_hist_99",
+        "breaches",
+    ]
     list_filter = ["account", "currency"]
     date_hierarchy = "at"
     list_select_related = ["account"]

@@ -78,13 +78,21 @@ class StrategyAdmin(RoleAdmin):
         data = form.cleaned_data
         if change:
             saved = services.strategy_update(
-                strategy=obj, user=request.user, name=data["name"], account=data.get("account"),
-                spec=data["spec"], note=data.get("note", ""),
+                strategy=obj,
+                user=request.user,
+                name=data["name"],
+                account=data.get("account"),
+                spec=data["spec"],
+                note=data.get("note", ""),
             )
         else:
             saved = services.strategy_create(
-                user=request.user, name=data["name"], strategy_type=data["strategy_type"],
-                account=data.get("account"), spec=data["spec"], note=data.get("note", ""),
+                user=request.user,
+                name=data["name"],
+                strategy_type=data["strategy_type"],
+                account=data.get("account"),
+                spec=data["spec"],
+                note=data.get("note", ""),
             )
         obj.pk = saved.pk
         obj.refresh_from_db()
@@ -115,16 +123,35 @@ class StrategyVersionAdmin(ReadOnlyAdmin):
 class BacktestTradeInline(ReadOnlyInline):
     model = BacktestTrade
     view_role = Role.RISK_MANAGER
-    fields = ["instrument_id", "side", "quantity", "entry_price", "exit_price", "realized_pnl", "commissions",
-              "opened_at", "closed_at"]
+    fields = [
+        "instrument_id",
+        "side",
+        "quantity",
+        "entry_price",
+        "exit_price",
+        "realized_pnl",
+        "commissions",
+        "opened_at",
+        "closed_at",
+    ]
     readonly_fields = fields
 
 
 @admin.register(Backtest)
 class BacktestAdmin(ReadOnlyAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["id", "strategy_version", "status", "progress", "start", "end", "venue", "bars", "created_by",
-                    "created_at"]
+    list_display = [
+        "id",
+        "strategy_version",
+        "status",
+        "progress",
+        "start",
+        "end",
+        "venue",
+        "bars",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["status", "venue", "data_source"]
     search_fields = ["strategy_version__strategy__name"]
     date_hierarchy = "created_at"
@@ -136,8 +163,16 @@ class BacktestAdmin(ReadOnlyAdmin):
 @admin.register(BacktestTrade)
 class BacktestTradeAdmin(ReadOnlyAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["backtest", "instrument_id", "side", "quantity", "entry_price", "exit_price", "realized_pnl",
-                    "closed_at"]
+    list_display = [
+        "backtest",
+        "instrument_id",
+        "side",
+        "quantity",
+        "entry_price",
+        "exit_price",
+        "realized_pnl",
+        "closed_at",
+    ]
     list_filter = ["side"]
     search_fields = ["instrument_id"]
     list_select_related = ["backtest"]
@@ -146,8 +181,17 @@ class BacktestTradeAdmin(ReadOnlyAdmin):
 @admin.register(OptimisationRun)
 class OptimisationRunAdmin(ReadOnlyAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["id", "strategy_version", "method", "objective", "status", "completed", "total", "created_by",
-                    "created_at"]
+    list_display = [
+        "id",
+        "strategy_version",
+        "method",
+        "objective",
+        "status",
+        "completed",
+        "total",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["status", "method"]
     search_fields = ["strategy_version__strategy__name"]
     date_hierarchy = "created_at"

@@ -44,7 +44,7 @@ def strategy_spec_check(spec: Any) -> dict:
         problems.append("spec.parameters must be a JSON object.")
     instruments = spec.get("instruments", [])
     if not isinstance(instruments, list) or not all(isinstance(i, str) for i in instruments):
-        problems.append("spec.instruments must be a list of instrument ids such as \"EUR/USD.SIM\".")
+        problems.append('spec.instruments must be a list of instrument ids such as "EUR/USD.SIM".')
     else:
         known = set(Instrument.objects.filter(instrument_id__in=instruments).values_list("instrument_id", flat=True))
         unknown = [i for i in instruments if i not in known]
@@ -142,9 +142,8 @@ def strategy_create(
 
 def _type_check(strategy_type: Any) -> str:
     if strategy_type not in StrategyType.values:
-        raise ValidationError(
-            {"strategy_type": f"Unknown strategy type {strategy_type!r}; expected one of {', '.join(StrategyType.values)}."}
-        )
+        expected = ", ".join(StrategyType.values)
+        raise ValidationError({"strategy_type": f"Unknown strategy type {strategy_type!r}; expected {expected}."})
     return strategy_type
 
 
@@ -168,7 +167,9 @@ def strategy_update(
     instead of a unique-constraint error. A no-op edit creates nothing.
     """
     current = (
-        Strategy.objects.select_for_update(of=("self",)).select_related("current_version", "account").get(pk=strategy.pk)
+        Strategy.objects.select_for_update(of=("self",))
+        .select_related("current_version", "account")
+        .get(pk=strategy.pk)
     )
     if current.status == Strategy.Status.DELETED:
         raise ConflictError(f"Strategy {current.name!r} is deleted; it cannot be edited.", code="strategy_deleted")
@@ -197,7 +198,10 @@ def strategy_update(
     if new_name != current.name:
         changes["name"] = [current.name, new_name]
     if new_account != current.account:
-        changes["account"] = [str(current.account) if current.account else None, str(new_account) if new_account else None]
+        changes["account"] = [
+            str(current.account) if current.account else None,
+            str(new_account) if new_account else None,
+        ]
     spec_changed = new_spec != old_spec
     if not changes and not spec_changed:
         return current

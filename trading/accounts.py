@@ -90,4 +90,3 @@ def account_update(
     if diff or credentials is not None:
         publish_on_commit("node", "account_changed", {"id": current.pk, "name": current.name})
     return current
-

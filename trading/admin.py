@@ -89,8 +89,16 @@ class AccountAdmin(RoleAdmin):
 @admin.register(Instrument)
 class InstrumentAdmin(RoleAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["instrument_id", "asset_class", "sector", "venue", "quote_currency", "tick_size", "lot_size",
-                    "tradable"]
+    list_display = [
+        "instrument_id",
+        "asset_class",
+        "sector",
+        "venue",
+        "quote_currency",
+        "tick_size",
+        "lot_size",
+        "tradable",
+    ]
     list_filter = ["asset_class", "sector", "venue", "tradable"]
     search_fields = ["instrument_id", "symbol"]
     autocomplete_fields = ["venue", "sector"]
@@ -121,8 +129,20 @@ class FillInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ["client_order_id", "created_at", "account", "instrument", "side", "order_type", "quantity",
-                    "price", "status", "filled_quantity", "strategy", "source"]
+    list_display = [
+        "client_order_id",
+        "created_at",
+        "account",
+        "instrument",
+        "side",
+        "order_type",
+        "quantity",
+        "price",
+        "status",
+        "filled_quantity",
+        "strategy",
+        "source",
+    ]
     list_filter = ["status", "side", "order_type", "source", "time_in_force", "account"]
     search_fields = ["client_order_id", "venue_order_id", "instrument__instrument_id"]
     date_hierarchy = "created_at"
@@ -141,8 +161,16 @@ class OrderEventAdmin(ReadOnlyAdmin):
 
 @admin.register(Fill)
 class FillAdmin(ReadOnlyAdmin):
-    list_display = ["ts_event", "trade_id", "order", "quantity", "price", "commission", "commission_currency",
-                    "liquidity_side"]
+    list_display = [
+        "ts_event",
+        "trade_id",
+        "order",
+        "quantity",
+        "price",
+        "commission",
+        "commission_currency",
+        "liquidity_side",
+    ]
     list_filter = ["liquidity_side", "commission_currency"]
     search_fields = ["trade_id", "order__client_order_id"]
     date_hierarchy = "ts_event"
@@ -168,8 +196,18 @@ class SignalSourceAdmin(AuditedAdmin):
 @admin.register(SignalRoute)
 class SignalRouteAdmin(AuditedAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["name", "enabled", "priority", "group", "source", "strategy", "instrument", "account", "sizing",
-                    "balance"]
+    list_display = [
+        "name",
+        "enabled",
+        "priority",
+        "group",
+        "source",
+        "strategy",
+        "instrument",
+        "account",
+        "sizing",
+        "balance",
+    ]
     list_filter = ["enabled", "sizing", "balance", "account"]
     search_fields = ["name", "group"]
     autocomplete_fields = ["source", "strategy", "instrument", "account"]
@@ -179,8 +217,17 @@ class SignalRouteAdmin(AuditedAdmin):
 @admin.register(Signal)
 class SignalAdmin(ReadOnlyAdmin):
     view_role = Role.RISK_MANAGER
-    list_display = ["received_at", "source", "external_id", "instrument", "side", "quantity", "status", "route",
-                    "order"]
+    list_display = [
+        "received_at",
+        "source",
+        "external_id",
+        "instrument",
+        "side",
+        "quantity",
+        "status",
+        "route",
+        "order",
+    ]
     list_filter = ["status", "source", "side"]
     search_fields = ["external_id", "dedup_hash", "reason"]
     date_hierarchy = "received_at"

@@ -40,12 +40,13 @@ def _fernet() -> MultiFernet:
 def credentials_validate(credentials: Any) -> dict[str, str]:
     """Return the cleaned mapping or raise ``ValidationError`` on the ``credentials`` field."""
     if not isinstance(credentials, dict):
-        raise ValidationError({"credentials": "Credentials must be a JSON object such as {\"api_key\": ..., \"api_secret\": ...}."})
+        raise ValidationError(
+            {"credentials": 'Credentials must be a JSON object such as {"api_key": ..., "api_secret": ...}.'}
+        )
     unknown = sorted(set(credentials) - ALLOWED_KEYS)
     if unknown:
-        raise ValidationError(
-            {"credentials": f"Unknown credential keys: {', '.join(unknown)}. Allowed: {', '.join(sorted(ALLOWED_KEYS))}."}
-        )
+        allowed = ", ".join(sorted(ALLOWED_KEYS))
+        raise ValidationError({"credentials": f"Unknown credential keys: {', '.join(unknown)}. Allowed: {allowed}."})
     cleaned: dict[str, str] = {}
     for key, value in credentials.items():
         if isinstance(value, bool) or not isinstance(value, str | int):

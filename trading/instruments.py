@@ -87,7 +87,5 @@ def instrument_update(*, instrument: Instrument, user, via: str | None = None, *
     if diff:
         current.save()
         audit_record(actor=user, action="instrument.update", obj=current, changes=diff, via=via)
-        publish_on_commit(
-            "node", "instrument_changed", {"id": current.pk, "instrument_id": current.instrument_id}
-        )
+        publish_on_commit("node", "instrument_changed", {"id": current.pk, "instrument_id": current.instrument_id})
     return current

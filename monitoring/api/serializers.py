@@ -35,8 +35,19 @@ class AuditLogOutput(serializers.ModelSerializer):
 
     class Meta:
         model = AuditLog
-        fields = ["id", "at", "actor", "action", "object_type", "object_id", "object_repr", "changes", "message",
-                  "ip_address", "via"]
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "changes",
+            "message",
+            "ip_address",
+            "via",
+        ]
 
 
 class TokenObtainInput(serializers.Serializer):

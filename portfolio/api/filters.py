@@ -27,7 +27,9 @@ class CashBalanceFilter(filters.FilterSet):
 class PortfolioSnapshotFilter(filters.FilterSet):
     at_after = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
     at_before = filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
-    total = filters.BooleanFilter(field_name="account", lookup_expr="isnull", help_text="true: firm-wide snapshots only.")
+    total = filters.BooleanFilter(
+        field_name="account", lookup_expr="isnull", help_text="true: firm-wide snapshots only."
+    )
 
     class Meta:
         model = PortfolioSnapshot

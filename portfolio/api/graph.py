@@ -51,8 +51,13 @@ class ClusterQuery(serializers.Serializer):
 
 class ContagionQuery(serializers.Serializer):
     instrument = serializers.CharField(max_length=96, help_text="Instrument id, e.g. EUR/USD.SIM")
-    shock_pct = serializers.DecimalField(max_digits=6, decimal_places=2, min_value=Decimal("-100"),
-                                         max_value=Decimal("100"), default=analytics.DEFAULT_SHOCK_PCT)
+    shock_pct = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        min_value=Decimal("-100"),
+        max_value=Decimal("100"),
+        default=analytics.DEFAULT_SHOCK_PCT,
+    )
     min_rho = serializers.FloatField(min_value=0.0, max_value=1.0, default=analytics.DEFAULT_CONTAGION_RHO)
     depth = serializers.IntegerField(min_value=1, max_value=analytics.MAX_DEPTH, default=2)
 
@@ -68,10 +73,12 @@ class ElementsQuery(serializers.Serializer):
 
 class AdoptInput(serializers.Serializer):
     instruments = serializers.ListField(child=serializers.CharField(max_length=96), min_length=2, max_length=500)
-    threshold = serializers.DecimalField(max_digits=7, decimal_places=6, min_value=Decimal("0.000001"),
-                                         max_value=Decimal("1"))
-    value = serializers.DecimalField(max_digits=28, decimal_places=10,
-                                     help_text="Most gross exposure the group may carry (account currency).")
+    threshold = serializers.DecimalField(
+        max_digits=7, decimal_places=6, min_value=Decimal("0.000001"), max_value=Decimal("1")
+    )
+    value = serializers.DecimalField(
+        max_digits=28, decimal_places=10, help_text="Most gross exposure the group may carry (account currency)."
+    )
     name = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     currency = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
 
@@ -87,45 +94,61 @@ class GraphStatusApi(APIView):
 
 
 class GraphExposureApi(APIView):
-    @extend_schema(summary="Exposure by sector or asset class (graph traversal)", parameters=[ExposureQuery],
-                   responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE})
+    @extend_schema(
+        summary="Exposure by sector or asset class (graph traversal)",
+        parameters=[ExposureQuery],
+        responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE},
+    )
     def get(self, request):
         q = validated(ExposureQuery, request.query_params)
         return Response(plain(analytics.exposure_by(dimension=q["by"])))
 
 
 class GraphClustersApi(APIView):
-    @extend_schema(summary="Correlation clusters (components above a rho threshold) and their exposure",
-                   parameters=[ClusterQuery], responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE})
+    @extend_schema(
+        summary="Correlation clusters (components above a rho threshold) and their exposure",
+        parameters=[ClusterQuery],
+        responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE},
+    )
     def get(self, request):
         q = validated(ClusterQuery, request.query_params)
         return Response(plain(analytics.correlation_clusters(threshold=q["threshold"], min_size=q["min_size"])))
 
 
 class GraphContagionApi(APIView):
-    @extend_schema(summary="What else moves if an instrument moves, weighted by rho and exposure",
-                   parameters=[ContagionQuery], responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE})
+    @extend_schema(
+        summary="What else moves if an instrument moves, weighted by rho and exposure",
+        parameters=[ContagionQuery],
+        responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE},
+    )
     def get(self, request):
         q = validated(ContagionQuery, request.query_params)
         try:
-            result = analytics.contagion(instrument_id=q["instrument"], shock_pct=q["shock_pct"],
-                                         min_rho=q["min_rho"], depth=q["depth"])
+            result = analytics.contagion(
+                instrument_id=q["instrument"], shock_pct=q["shock_pct"], min_rho=q["min_rho"], depth=q["depth"]
+            )
         except LookupError as exc:
             raise serializers.ValidationError({"instrument": [str(exc.args[0])]}) from exc
         return Response(plain(result))
 
 
 class GraphStrategyOverlapApi(APIView):
-    @extend_schema(summary="Strategies sharing instruments or correlated exposure", parameters=[OverlapQuery],
-                   responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE})
+    @extend_schema(
+        summary="Strategies sharing instruments or correlated exposure",
+        parameters=[OverlapQuery],
+        responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE},
+    )
     def get(self, request):
         q = validated(OverlapQuery, request.query_params)
         return Response(plain({"min_rho": q["min_rho"], "pairs": analytics.strategy_overlap(min_rho=q["min_rho"])}))
 
 
 class GraphElementsApi(APIView):
-    @extend_schema(summary="Nodes and edges for the Graph page (cytoscape.js elements)", parameters=[ElementsQuery],
-                   responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE})
+    @extend_schema(
+        summary="Nodes and edges for the Graph page (cytoscape.js elements)",
+        parameters=[ElementsQuery],
+        responses={200: OpenApiTypes.OBJECT, **UNAVAILABLE},
+    )
     def get(self, request):
         q = validated(ElementsQuery, request.query_params)
         return Response(plain(analytics.graph_elements(min_rho=q["min_rho"], max_instruments=q["max_instruments"])))
@@ -140,8 +163,13 @@ class GraphClusterAdoptApi(APIView):
         summary="Adopt a correlation cluster as a risk limit group",
         request=AdoptInput,
         responses={201: RiskLimitOutput},
-        examples=[OpenApiExample("Two FX majors", request_only=True, value={
-            "instruments": ["EUR/USD.SIM", "GBP/USD.SIM"], "threshold": "0.7", "value": "500000"})],
+        examples=[
+            OpenApiExample(
+                "Two FX majors",
+                request_only=True,
+                value={"instruments": ["EUR/USD.SIM", "GBP/USD.SIM"], "threshold": "0.7", "value": "500000"},
+            )
+        ],
     )
     def post(self, request):
         from portfolio.graph.services import graph_cluster_adopt

@@ -60,9 +60,7 @@ class RiskLimitInput(serializers.Serializer):
     scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.GLOBAL)
     account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.all(), required=False, allow_null=True)
     strategy = serializers.PrimaryKeyRelatedField(queryset=Strategy.objects.all(), required=False, allow_null=True)
-    instrument = serializers.PrimaryKeyRelatedField(
-        queryset=Instrument.objects.all(), required=False, allow_null=True
-    )
+    instrument = serializers.PrimaryKeyRelatedField(queryset=Instrument.objects.all(), required=False, allow_null=True)
     sector = serializers.PrimaryKeyRelatedField(queryset=Sector.objects.all(), required=False, allow_null=True)
     # A string in the schema and on the wire, so no client sends a binary float.
     value = serializers.DecimalField(max_digits=PRICE["max_digits"], decimal_places=PRICE["decimal_places"])
@@ -108,7 +106,9 @@ class KillSwitchOutput(serializers.ModelSerializer):
 class KillSwitchEngageInput(serializers.Serializer):
     scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.GLOBAL)
     target = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
         help_text="Id of the account, strategy or sector; instrument id (EUR/USD.SIM) or pk; empty for global.",
     )
     mode = serializers.ChoiceField(choices=KillSwitch.Mode.choices, default=KillSwitch.Mode.HALT)

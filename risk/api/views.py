@@ -37,8 +37,14 @@ LIMIT_EXAMPLES = [
     ),
     OpenApiExample(
         "Order rate for one account",
-        value={"name": "SIM-001 order rate", "kind": "order_rate", "scope": "account", "account": 1,
-               "value": "20", "window_seconds": 60},
+        value={
+            "name": "SIM-001 order rate",
+            "kind": "order_rate",
+            "scope": "account",
+            "account": 1,
+            "value": "20",
+            "window_seconds": 60,
+        },
         request_only=True,
     ),
     OpenApiExample(
@@ -175,11 +181,16 @@ class KillSwitchEngageApi(APIView):
         request=KillSwitchEngageInput,
         responses={200: KillSwitchOutput},
         examples=[
-            OpenApiExample("Halt everything", value={"scope": "global", "mode": "halt", "reason": "Venue outage",
-                                                     "cancel_open": True}, request_only=True),
-            OpenApiExample("Reduce-only on one instrument", value={"scope": "instrument", "target": "BTC/USD.SIM",
-                                                                   "mode": "reduce_only", "reason": "Flash crash"},
-                           request_only=True),
+            OpenApiExample(
+                "Halt everything",
+                value={"scope": "global", "mode": "halt", "reason": "Venue outage", "cancel_open": True},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Reduce-only on one instrument",
+                value={"scope": "instrument", "target": "BTC/USD.SIM", "mode": "reduce_only", "reason": "Flash crash"},
+                request_only=True,
+            ),
         ],
     )
     def post(self, request):

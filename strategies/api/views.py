@@ -76,8 +76,10 @@ class StrategyDetailApi(generics.RetrieveAPIView):
         examples=[
             OpenApiExample(
                 "Slower EMAs",
-                value={"spec": {**SPEC_EXAMPLE, "parameters": {**SPEC_EXAMPLE["parameters"], "slow_ema_period": 50}},
-                       "note": "slower trend filter"},
+                value={
+                    "spec": {**SPEC_EXAMPLE, "parameters": {**SPEC_EXAMPLE["parameters"], "slow_ema_period": 50}},
+                    "note": "slower trend filter",
+                },
                 request_only=True,
             )
         ],

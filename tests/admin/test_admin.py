@@ -29,18 +29,30 @@ def _limit():
 
 def _change_form(limit, **overrides):
     data = {
-        "name": limit.name, "kind": limit.kind, "value": str(limit.value), "currency": limit.currency,
+        "name": limit.name,
+        "kind": limit.kind,
+        "value": str(limit.value),
+        "currency": limit.currency,
         "window_seconds": "" if limit.window_seconds is None else str(limit.window_seconds),
-        "enabled": "on" if limit.enabled else "", "scope": limit.scope, "account": "", "strategy": "",
-        "instrument": "", "sector": "", "params": "{}",
+        "enabled": "on" if limit.enabled else "",
+        "scope": limit.scope,
+        "account": "",
+        "strategy": "",
+        "instrument": "",
+        "sector": "",
+        "params": "{}",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v != "" or k in ("currency", "window_seconds")}
 
 
 def test_every_desk_model_has_an_admin():
-    missing = [m._meta.label for name in DESK_APPS for m in apps.get_app_config(name).get_models()
-               if not admin.site.is_registered(m)]
+    missing = [
+        m._meta.label
+        for name in DESK_APPS
+        for m in apps.get_app_config(name).get_models()
+        if not admin.site.is_registered(m)
+    ]
     assert not missing
 
 
@@ -70,9 +82,15 @@ def test_plain_reference_edits_in_admin_are_audited_from_to(browser_as, referenc
     client = browser_as(Role.ADMIN)
     assert client.post(reverse("admin:trading_sector_add"), {"code": "health", "name": "Health"}).status_code == 302
     sector = Sector.objects.get(code="health")
-    assert client.post(reverse("admin:trading_sector_change", args=[sector.pk]),
-                       {"code": "health", "name": "Healthcare"}).status_code == 302
-    changes = list(AuditLog.objects.filter(object_type="trading.Sector").order_by("id").values_list("action", "changes"))
+    assert (
+        client.post(
+            reverse("admin:trading_sector_change", args=[sector.pk]), {"code": "health", "name": "Healthcare"}
+        ).status_code
+        == 302
+    )
+    changes = list(
+        AuditLog.objects.filter(object_type="trading.Sector").order_by("id").values_list("action", "changes")
+    )
     assert changes == [
         ("sector.create", {"code": [None, "health"], "name": [None, "Health"]}),
         ("sector.update", {"name": ["Health", "Healthcare"]}),
@@ -121,8 +139,17 @@ def test_admin_adds_an_account_scoped_limit(browser_as, reference_data):
     account = Account.objects.get(name="SIM-001")
     response = browser_as(Role.ADMIN).post(
         reverse("admin:risk_risklimit_add"),
-        {"name": "SIM rate", "kind": "order_rate", "value": "30", "window_seconds": "60", "enabled": "on",
-         "scope": "account", "account": str(account.pk), "params": "{}", "currency": ""},
+        {
+            "name": "SIM rate",
+            "kind": "order_rate",
+            "value": "30",
+            "window_seconds": "60",
+            "enabled": "on",
+            "scope": "account",
+            "account": str(account.pk),
+            "params": "{}",
+            "currency": "",
+        },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     limit = RiskLimit.objects.get(name="SIM rate")
@@ -132,8 +159,9 @@ def test_admin_adds_an_account_scoped_limit(browser_as, reference_data):
 
 def test_admin_delete_of_a_limit_is_audited(browser_as, reference_data):
     limit = _limit()
-    response = browser_as(Role.RISK_MANAGER).post(reverse("admin:risk_risklimit_delete", args=[limit.pk]),
-                                                  {"post": "yes"})
+    response = browser_as(Role.RISK_MANAGER).post(
+        reverse("admin:risk_risklimit_delete", args=[limit.pk]), {"post": "yes"}
+    )
     assert response.status_code == 302
     assert not RiskLimit.objects.exists()
     assert AuditLog.objects.get(action="risk_limit.delete").changes["value"] == ["1000", None]
@@ -143,8 +171,12 @@ def test_admin_delete_of_a_limit_is_audited(browser_as, reference_data):
 def test_traders_and_viewers_get_403_on_admin_limit_pages(browser_as, reference_data, role):
     limit = _limit()
     client = browser_as(role)
-    for url in [reverse("admin:risk_risklimit_changelist"), reverse("admin:risk_risklimit_add"),
-                reverse("admin:risk_risklimit_change", args=[limit.pk]), "/admin/"]:
+    for url in [
+        reverse("admin:risk_risklimit_changelist"),
+        reverse("admin:risk_risklimit_add"),
+        reverse("admin:risk_risklimit_change", args=[limit.pk]),
+        "/admin/",
+    ]:
         assert client.get(url).status_code == 403, url
     response = client.post(reverse("admin:risk_risklimit_change", args=[limit.pk]), _change_form(limit, value="5"))
     assert response.status_code == 403
@@ -167,8 +199,10 @@ def test_risk_manager_sees_risk_but_not_order_or_user_administration(browser_as,
     account = Account.objects.get(name="SIM-001")
     assert client.get(reverse("admin:trading_account_change", args=[account.pk])).status_code == 200
     assert client.post(reverse("admin:trading_account_change", args=[account.pk]), {"name": "x"}).status_code == 403
-    lookup = client.get(reverse("admin:autocomplete"), {"app_label": "risk", "model_name": "risklimit",
-                                                         "field_name": "account", "term": "SIM"})
+    lookup = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "risk", "model_name": "risklimit", "field_name": "account", "term": "SIM"},
+    )
     assert lookup.status_code == 200 and "SIM-001" in lookup.content.decode()
 
 
@@ -189,21 +223,31 @@ def test_audit_log_cannot_be_added_changed_or_deleted_in_admin(browser_as, refer
     client = browser_as(Role.ADMIN)
     assert client.get(reverse("admin:monitoring_auditlog_change", args=[entry.pk])).status_code == 200
     assert client.get(reverse("admin:monitoring_auditlog_add")).status_code == 403
-    assert client.post(reverse("admin:monitoring_auditlog_change", args=[entry.pk]),
-                       {"action": "forged"}).status_code == 403
+    assert (
+        client.post(reverse("admin:monitoring_auditlog_change", args=[entry.pk]), {"action": "forged"}).status_code
+        == 403
+    )
     assert client.post(reverse("admin:monitoring_auditlog_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
     entry.refresh_from_db()
     assert entry.action == "risk_limit.create"
 
 
 def test_strategy_edit_in_admin_creates_a_new_version(browser_as, reference_data, role_users):
-    strategy = strategy_create(name="Breakout", strategy_type="breakout", spec={"parameters": {"n": 20}},
-                               user=role_users[Role.ADMIN])
+    strategy = strategy_create(
+        name="Breakout", strategy_type="breakout", spec={"parameters": {"n": 20}}, user=role_users[Role.ADMIN]
+    )
     response = browser_as(Role.ADMIN).post(
         reverse("admin:strategies_strategy_change", args=[strategy.pk]),
-        {"name": "Breakout", "account": "", "spec": '{"parameters": {"n": 55}}', "note": "longer channel",
-         "versions-TOTAL_FORMS": "1", "versions-INITIAL_FORMS": "1", "versions-MIN_NUM_FORMS": "0",
-         "versions-MAX_NUM_FORMS": "1000"},
+        {
+            "name": "Breakout",
+            "account": "",
+            "spec": '{"parameters": {"n": 55}}',
+            "note": "longer channel",
+            "versions-TOTAL_FORMS": "1",
+            "versions-INITIAL_FORMS": "1",
+            "versions-MIN_NUM_FORMS": "0",
+            "versions-MAX_NUM_FORMS": "1000",
+        },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     strategy.refresh_from_db()
@@ -215,8 +259,9 @@ def test_strategy_edit_in_admin_creates_a_new_version(browser_as, reference_data
 def test_running_strategy_cannot_be_deleted_in_admin(browser_as, reference_data, role_users):
     strategy = strategy_create(name="Live one", strategy_type="ema_cross", spec={}, user=role_users[Role.ADMIN])
     Strategy.objects.filter(pk=strategy.pk).update(status="live")
-    response = browser_as(Role.ADMIN).post(reverse("admin:strategies_strategy_delete", args=[strategy.pk]),
-                                           {"post": "yes"})
+    response = browser_as(Role.ADMIN).post(
+        reverse("admin:strategies_strategy_delete", args=[strategy.pk]), {"post": "yes"}
+    )
     assert response.status_code == 403
     assert Strategy.objects.get(pk=strategy.pk).status == "live"
 

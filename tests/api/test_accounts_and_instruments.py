@@ -21,8 +21,12 @@ def test_credentials_are_encrypted_and_never_returned(api, reference_data):
     venue = Venue.objects.get(code="BINANCE")
     response = client.post(
         "/api/v1/accounts/",
-        {"name": "BINANCE-FUT", "venue": venue.pk, "base_currency": "usdt",
-         "credentials": {"api_key": "key-1", "api_secret": SECRET}},
+        {
+            "name": "BINANCE-FUT",
+            "venue": venue.pk,
+            "base_currency": "usdt",
+            "credentials": {"api_key": "key-1", "api_secret": SECRET},
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -49,7 +53,9 @@ def test_admin_rotates_and_clears_credentials(api, reference_data):
     account.refresh_from_db()
     assert account_credentials(account) == {"api_key": "c", "api_secret": "d"}
     assert client.patch(url, {"credentials": {}}, format="json").json()["has_credentials"] is False
-    changes = list(AuditLog.objects.filter(action="account.credentials").order_by("id").values_list("changes", flat=True))
+    changes = list(
+        AuditLog.objects.filter(action="account.credentials").order_by("id").values_list("changes", flat=True)
+    )
     assert [c["credentials"][0] for c in changes] == ["unset", "set", "set"]
 
 
@@ -85,9 +91,15 @@ def test_admin_disables_an_account(api, reference_data):
 def test_instrument_create_derives_the_nautilus_id(api, reference_data):
     response = api(Role.ADMIN).post(
         "/api/v1/instruments/",
-        {"symbol": "NVDA", "venue": Venue.objects.get(code="SIM").pk, "asset_class": "equity",
-         "sector": Sector.objects.get(code="technology").pk, "quote_currency": "usd", "tick_size": "0.01",
-         "lot_size": "1"},
+        {
+            "symbol": "NVDA",
+            "venue": Venue.objects.get(code="SIM").pk,
+            "asset_class": "equity",
+            "sector": Sector.objects.get(code="technology").pk,
+            "quote_currency": "usd",
+            "tick_size": "0.01",
+            "lot_size": "1",
+        },
         format="json",
     )
     assert response.status_code == 201, response.content

@@ -42,8 +42,7 @@ def test_alert_list_filters_by_status_and_severity(api):
 def test_audit_log_filters_by_action_prefix_and_actor(api, reference_data):
     client = api(Role.RISK_MANAGER)
     client.post("/api/v1/risk/limits/", {"name": "Loss", "kind": "daily_loss", "value": "5000"}, format="json")
-    api(Role.TRADER).post("/api/v1/strategies/", {"name": "S", "strategy_type": "breakout", "spec": {}},
-                          format="json")
+    api(Role.TRADER).post("/api/v1/strategies/", {"name": "S", "strategy_type": "breakout", "spec": {}}, format="json")
     rows = client.get("/api/v1/audit-log/?action_prefix=risk_limit.").json()["results"]
     assert [r["action"] for r in rows] == ["risk_limit.create"] and rows[0]["actor"] == "risk"
     rows = client.get("/api/v1/audit-log/?actor=trader").json()["results"]

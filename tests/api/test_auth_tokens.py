@@ -19,17 +19,24 @@ def _with_token(key: str) -> APIClient:
 
 
 def test_obtains_a_token_that_authenticates(role_users):
-    response = APIClient().post("/api/v1/auth/token/", {"username": "trader", "password": password_for("trader")},
-                                format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"username": "trader", "password": password_for("trader")}, format="json"
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["username"] == "trader" and body["role"] == "Trader"
     me = _with_token(body["token"]).get("/api/v1/auth/me/").json()
-    assert me == {"username": "trader", "role": "Trader", "can_trade": True, "can_manage_risk": False,
-                  "is_admin": False}
+    assert me == {
+        "username": "trader",
+        "role": "Trader",
+        "can_trade": True,
+        "can_manage_risk": False,
+        "is_admin": False,
+    }
     # Asking again returns the same token.
-    again = APIClient().post("/api/v1/auth/token/", {"username": "trader", "password": password_for("trader")},
-                             format="json")
+    again = APIClient().post(
+        "/api/v1/auth/token/", {"username": "trader", "password": password_for("trader")}, format="json"
+    )
     assert again.json()["token"] == body["token"]
     assert AuditLog.objects.filter(action="api_token.create", actor_name="trader").count() == 1
 
@@ -44,8 +51,11 @@ def test_rejects_bad_credentials_with_400(role_users, payload, field):
 
 
 def test_rotation_invalidates_the_old_token(role_users):
-    first = APIClient().post("/api/v1/auth/token/", {"username": "viewer", "password": password_for("viewer")},
-                             format="json").json()["token"]
+    first = (
+        APIClient()
+        .post("/api/v1/auth/token/", {"username": "viewer", "password": password_for("viewer")}, format="json")
+        .json()["token"]
+    )
     rotated = _with_token(first).post("/api/v1/auth/token/rotate/")
     assert rotated.status_code == 200
     second = rotated.json()["token"]
@@ -56,8 +66,11 @@ def test_rotation_invalidates_the_old_token(role_users):
 
 
 def test_revoked_token_stops_working(role_users):
-    token = APIClient().post("/api/v1/auth/token/", {"username": "risk", "password": password_for("risk")},
-                             format="json").json()["token"]
+    token = (
+        APIClient()
+        .post("/api/v1/auth/token/", {"username": "risk", "password": password_for("risk")}, format="json")
+        .json()["token"]
+    )
     assert _with_token(token).delete("/api/v1/auth/token/rotate/").status_code == 204
     assert _with_token(token).get("/api/v1/orders/").status_code == 401
 

@@ -20,17 +20,29 @@ pytestmark = pytest.mark.django_db
 def test_order_detail_nests_events_fills_and_the_risk_decision(api):
     order = make_order(order_type="LIMIT", price=Decimal("1.08"))
     order_transition(order, "RISK_CHECK")
-    RiskDecision.objects.create(order=order, approved=True, checks=[{"check": "max_order_quantity", "passed": True}],
-                                reason_codes=[], elapsed_us=120, gate_process="web")
+    RiskDecision.objects.create(
+        order=order,
+        approved=True,
+        checks=[{"check": "max_order_quantity", "passed": True}],
+        reason_codes=[],
+        elapsed_us=120,
+        gate_process="web",
+    )
     order_transition(order, "APPROVED")
     order_transition(order, "SUBMITTED")
-    Fill.objects.create(order=order, trade_id="T-1", quantity=Decimal("4000"), price=Decimal("1.08"),
-                        ts_event=timezone.now())
+    Fill.objects.create(
+        order=order, trade_id="T-1", quantity=Decimal("4000"), price=Decimal("1.08"), ts_event=timezone.now()
+    )
     order_transition(order, "PARTIALLY_FILLED", update_fields={"filled_quantity": Decimal("4000")})
 
     body = api(Role.VIEWER).get(f"/api/v1/orders/{order.pk}/").json()
-    assert [e["to_status"] for e in body["events"]] == ["PENDING", "RISK_CHECK", "APPROVED", "SUBMITTED",
-                                                       "PARTIALLY_FILLED"]
+    assert [e["to_status"] for e in body["events"]] == [
+        "PENDING",
+        "RISK_CHECK",
+        "APPROVED",
+        "SUBMITTED",
+        "PARTIALLY_FILLED",
+    ]
     assert body["fills"][0]["trade_id"] == "T-1" and body["fills"][0]["quantity"] == "4000.0000000000"
     assert body["risk_decision"]["approved"] is True and body["risk_decision"]["elapsed_us"] == 120
     assert body["leaves_quantity"] == "6000.0000000000" and body["is_open"] is True
@@ -78,8 +90,9 @@ def test_fill_list_filters_by_account_and_time(api):
     order_transition(order, "APPROVED")
     order_transition(order, "SUBMITTED")
     now = timezone.now()
-    Fill.objects.create(order=order, trade_id="T-old", quantity=Decimal("1000"), price=Decimal("1.1"),
-                        ts_event=now - timedelta(hours=3))
+    Fill.objects.create(
+        order=order, trade_id="T-old", quantity=Decimal("1000"), price=Decimal("1.1"), ts_event=now - timedelta(hours=3)
+    )
     Fill.objects.create(order=order, trade_id="T-new", quantity=Decimal("1000"), price=Decimal("1.1"), ts_event=now)
     client = api(Role.VIEWER)
     since = (now - timedelta(hours=1)).isoformat().replace("+", "%2B")

@@ -1,4 +1,4 @@
-"""Role × endpoint: who may read and who may write, answered identically for every endpoint."""
+"""Role x endpoint: who may read and who may write, answered identically for every endpoint."""
 
 from __future__ import annotations
 
@@ -73,34 +73,74 @@ def _alert():
 
 # (name, minimum role, success status, request builder(role_users) -> (method, url, payload))
 WRITES = [
-    ("create limit", Role.RISK_MANAGER, 201,
-     lambda u: ("post", "/api/v1/risk/limits/", {"name": "Notional", "kind": "max_order_notional", "value": "5000"})),
-    ("update limit", Role.RISK_MANAGER, 200,
-     lambda u: ("patch", f"/api/v1/risk/limits/{_limit().pk}/", {"value": "2000"})),
-    ("disable limit", Role.RISK_MANAGER, 200,
-     lambda u: ("post", f"/api/v1/risk/limits/{_limit().pk}/disable/", None)),
-    ("create strategy", Role.TRADER, 201,
-     lambda u: ("post", "/api/v1/strategies/", {"name": "EMA", "strategy_type": "ema_cross", "spec": {}})),
-    ("edit strategy", Role.TRADER, 200,
-     lambda u: ("patch", f"/api/v1/strategies/{_strategy(u).pk}/", {"spec": {"parameters": {"window": 20}}})),
-    ("delete strategy", Role.TRADER, 204,
-     lambda u: ("delete", f"/api/v1/strategies/{_strategy(u).pk}/", None)),
-    ("acknowledge alert", Role.TRADER, 200,
-     lambda u: ("post", f"/api/v1/alerts/{_alert().pk}/acknowledge/", None)),
-    ("resolve alert", Role.TRADER, 200,
-     lambda u: ("post", f"/api/v1/alerts/{_alert().pk}/resolve/", None)),
-    ("create account", Role.ADMIN, 201,
-     lambda u: ("post", "/api/v1/accounts/", {"name": "SIM-002", "venue": Venue.objects.get(code="SIM").pk})),
-    ("update account", Role.ADMIN, 200,
-     lambda u: ("patch", f"/api/v1/accounts/{Account.objects.get(name='SIM-001').pk}/", {"leverage": "5"})),
-    ("create instrument", Role.ADMIN, 201,
-     lambda u: ("post", "/api/v1/instruments/", {
-         "symbol": "NVDA", "venue": Venue.objects.get(code="SIM").pk, "asset_class": "equity",
-         "sector": Sector.objects.get(code="technology").pk, "quote_currency": "USD",
-         "tick_size": "0.01", "lot_size": "1"})),
-    ("update instrument", Role.ADMIN, 200,
-     lambda u: ("patch", f"/api/v1/instruments/{Instrument.objects.get(instrument_id='AAPL.SIM').pk}/",
-                {"tradable": False})),
+    (
+        "create limit",
+        Role.RISK_MANAGER,
+        201,
+        lambda u: ("post", "/api/v1/risk/limits/", {"name": "Notional", "kind": "max_order_notional", "value": "5000"}),
+    ),
+    (
+        "update limit",
+        Role.RISK_MANAGER,
+        200,
+        lambda u: ("patch", f"/api/v1/risk/limits/{_limit().pk}/", {"value": "2000"}),
+    ),
+    ("disable limit", Role.RISK_MANAGER, 200, lambda u: ("post", f"/api/v1/risk/limits/{_limit().pk}/disable/", None)),
+    (
+        "create strategy",
+        Role.TRADER,
+        201,
+        lambda u: ("post", "/api/v1/strategies/", {"name": "EMA", "strategy_type": "ema_cross", "spec": {}}),
+    ),
+    (
+        "edit strategy",
+        Role.TRADER,
+        200,
+        lambda u: ("patch", f"/api/v1/strategies/{_strategy(u).pk}/", {"spec": {"parameters": {"window": 20}}}),
+    ),
+    ("delete strategy", Role.TRADER, 204, lambda u: ("delete", f"/api/v1/strategies/{_strategy(u).pk}/", None)),
+    ("acknowledge alert", Role.TRADER, 200, lambda u: ("post", f"/api/v1/alerts/{_alert().pk}/acknowledge/", None)),
+    ("resolve alert", Role.TRADER, 200, lambda u: ("post", f"/api/v1/alerts/{_alert().pk}/resolve/", None)),
+    (
+        "create account",
+        Role.ADMIN,
+        201,
+        lambda u: ("post", "/api/v1/accounts/", {"name": "SIM-002", "venue": Venue.objects.get(code="SIM").pk}),
+    ),
+    (
+        "update account",
+        Role.ADMIN,
+        200,
+        lambda u: ("patch", f"/api/v1/accounts/{Account.objects.get(name='SIM-001').pk}/", {"leverage": "5"}),
+    ),
+    (
+        "create instrument",
+        Role.ADMIN,
+        201,
+        lambda u: (
+            "post",
+            "/api/v1/instruments/",
+            {
+                "symbol": "NVDA",
+                "venue": Venue.objects.get(code="SIM").pk,
+                "asset_class": "equity",
+                "sector": Sector.objects.get(code="technology").pk,
+                "quote_currency": "USD",
+                "tick_size": "0.01",
+                "lot_size": "1",
+            },
+        ),
+    ),
+    (
+        "update instrument",
+        Role.ADMIN,
+        200,
+        lambda u: (
+            "patch",
+            f"/api/v1/instruments/{Instrument.objects.get(instrument_id='AAPL.SIM').pk}/",
+            {"tradable": False},
+        ),
+    ),
 ]
 
 
@@ -129,11 +169,16 @@ def test_token_authenticates_api_clients(role_users, reference_data):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert client.get("/api/v1/orders/").status_code == 200
-    response = client.post("/api/v1/strategies/", {"name": "By token", "strategy_type": "breakout", "spec": {}},
-                           format="json")
+    response = client.post(
+        "/api/v1/strategies/", {"name": "By token", "strategy_type": "breakout", "spec": {}}, format="json"
+    )
     assert response.status_code == 201
-    assert client.post("/api/v1/risk/limits/", {"name": "x", "kind": "daily_loss", "value": "1"},
-                       format="json").status_code == 403
+    assert (
+        client.post(
+            "/api/v1/risk/limits/", {"name": "x", "kind": "daily_loss", "value": "1"}, format="json"
+        ).status_code
+        == 403
+    )
 
 
 def test_rejects_unknown_token_with_401(reference_data):
@@ -146,8 +191,14 @@ def test_rejects_unknown_token_with_401(reference_data):
 
 def test_unknown_objects_are_404(api):
     client = api(Role.ADMIN)
-    for url in ["/api/v1/orders/999999/", "/api/v1/strategies/999999/", "/api/v1/risk/limits/999999/",
-                "/api/v1/strategies/999999/versions/", "/api/v1/orders/999999/events/", "/api/v1/nowhere/"]:
+    for url in [
+        "/api/v1/orders/999999/",
+        "/api/v1/strategies/999999/",
+        "/api/v1/risk/limits/999999/",
+        "/api/v1/strategies/999999/versions/",
+        "/api/v1/orders/999999/events/",
+        "/api/v1/nowhere/",
+    ]:
         assert client.get(url).status_code == 404, url
     assert client.patch("/api/v1/risk/limits/999999/", {"value": "1"}, format="json").status_code == 404
 

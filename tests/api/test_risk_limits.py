@@ -70,8 +70,14 @@ def test_creates_an_account_scoped_rate_limit(api, reference_data):
     account = Account.objects.get(name="SIM-001")
     response = api(Role.RISK_MANAGER).post(
         URL,
-        {"name": "Rate", "kind": "order_rate", "value": "20", "window_seconds": 60, "scope": "account",
-         "account": account.pk},
+        {
+            "name": "Rate",
+            "kind": "order_rate",
+            "value": "20",
+            "window_seconds": 60,
+            "scope": "account",
+            "account": account.pk,
+        },
         format="json",
     )
     assert response.status_code == 201, response.content

@@ -23,15 +23,28 @@ class AccountFilter(filters.FilterSet):
 class OrderFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=OrderStatus.choices, help_text="Repeat for several statuses.")
     side = filters.ChoiceFilter(choices=OrderSide.choices)
-    instrument_id = filters.CharFilter(field_name="instrument__instrument_id", help_text="Nautilus id, e.g. EUR/USD.SIM")
+    instrument_id = filters.CharFilter(
+        field_name="instrument__instrument_id", help_text="Nautilus id, e.g. EUR/USD.SIM"
+    )
     open = filters.BooleanFilter(method="filter_open", help_text="true: orders still working or in flight.")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Order
-        fields = ["status", "side", "order_type", "time_in_force", "source", "account", "instrument", "strategy",
-                  "client_order_id", "venue_order_id", "reduce_only"]
+        fields = [
+            "status",
+            "side",
+            "order_type",
+            "time_in_force",
+            "source",
+            "account",
+            "instrument",
+            "strategy",
+            "client_order_id",
+            "venue_order_id",
+            "reduce_only",
+        ]
 
     def filter_open(self, queryset, name, value):
         from trading.lifecycle import OPEN_STATUSES

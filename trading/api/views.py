@@ -67,8 +67,16 @@ class InstrumentListApi(generics.ListAPIView):
         examples=[
             OpenApiExample(
                 "An equity on the simulated venue",
-                value={"symbol": "NVDA", "venue": 1, "asset_class": "equity", "sector": 3, "quote_currency": "USD",
-                       "tick_size": "0.01", "lot_size": "1", "reference_price": "120.00"},
+                value={
+                    "symbol": "NVDA",
+                    "venue": 1,
+                    "asset_class": "equity",
+                    "sector": 3,
+                    "quote_currency": "USD",
+                    "tick_size": "0.01",
+                    "lot_size": "1",
+                    "reference_price": "120.00",
+                },
                 request_only=True,
             )
         ],
@@ -84,8 +92,12 @@ class InstrumentDetailApi(generics.RetrieveAPIView):
     serializer_class = InstrumentOutput
     queryset = InstrumentListApi.queryset
 
-    @extend_schema(summary="Change an instrument (Admin)", request=InstrumentInput, responses={200: InstrumentOutput},
-                   examples=[OpenApiExample("Stop trading it", value={"tradable": False}, request_only=True)])
+    @extend_schema(
+        summary="Change an instrument (Admin)",
+        request=InstrumentInput,
+        responses={200: InstrumentOutput},
+        examples=[OpenApiExample("Stop trading it", value={"tradable": False}, request_only=True)],
+    )
     def patch(self, request, pk: int):
         data = validated(InstrumentInput, request.data, partial=True)
         instrument = instrument_update(instrument=self.get_object(), user=request.user, **data)
@@ -107,9 +119,15 @@ class AccountListApi(generics.ListAPIView):
         examples=[
             OpenApiExample(
                 "Binance futures with credentials",
-                value={"name": "BINANCE-FUT", "venue": 2, "account_type": "margin", "base_currency": "USDT",
-                       "starting_balance": "50000", "leverage": "5",
-                       "credentials": {"api_key": "<key>", "api_secret": "<secret>"}},
+                value={
+                    "name": "BINANCE-FUT",
+                    "venue": 2,
+                    "account_type": "margin",
+                    "base_currency": "USDT",
+                    "starting_balance": "50000",
+                    "leverage": "5",
+                    "credentials": {"api_key": "<key>", "api_secret": "<secret>"},
+                },
                 request_only=True,
             )
         ],
@@ -130,8 +148,11 @@ class AccountDetailApi(generics.RetrieveAPIView):
         request=AccountUpdateInput,
         responses={200: AccountOutput},
         examples=[
-            OpenApiExample("Rotate credentials", value={"credentials": {"api_key": "<new>", "api_secret": "<new>"}},
-                           request_only=True),
+            OpenApiExample(
+                "Rotate credentials",
+                value={"credentials": {"api_key": "<new>", "api_secret": "<new>"}},
+                request_only=True,
+            ),
             OpenApiExample("Disable", value={"disabled": True}, request_only=True),
         ],
     )
