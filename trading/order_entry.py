@@ -402,3 +402,33 @@ def orders_redispatch_stale(*, older_than_seconds: float = 2.0, deadline_seconds
             order_dispatch(order_id=order_id)
             counts["resent"] += 1
     return counts
+
+
+def orders_cancel_all(*, user, account=None, strategy=None, instrument=None) -> int:
+    """Cancel every working order of an account, strategy and/or instrument. Returns how many were asked."""
+    if not has_role(user, Role.TRADER):
+        raise ValidationError({"__all__": "Your role cannot cancel orders."})
+    orders = Order.objects.filter(status__in=[S.PENDING, S.RISK_CHECK, S.APPROVED, S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED])
+    errors = {}
+    if account not in (None, ""):
+        found = Account.objects.filter(name=account).first() or (Account.objects.filter(pk=account).first() if str(account).isdigit() else None)
+        if found is None:
+            errors["account"] = f"Unknown account '{account}'."
+        orders = orders.filter(account=found)
+    if strategy not in (None, ""):
+        orders = orders.filter(strategy_id=strategy)
+    if instrument not in (None, ""):
+        found_instrument = Instrument.objects.filter(instrument_id=instrument).first()
+        if found_instrument is None:
+            errors["instrument"] = f"Unknown instrument '{instrument}'."
+        orders = orders.filter(instrument=found_instrument)
+    if errors:
+        raise ValidationError(errors)
+    count = 0
+    for order_id in orders.values_list("pk", flat=True):
+        try:
+            order_cancel(order_id=order_id, user=user)
+            count += 1
+        except OrderActionRefused:
+            pass  # filled or canceled meanwhile: nothing left to cancel
+    return count

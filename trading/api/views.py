@@ -14,6 +14,7 @@ from config.api import DeskPagination, validated
 from monitoring.roles import Role
 from trading.accounts import account_create, account_update
 from trading.api import filters
+from trading.api.orders import OrderSubmitMixin
 from trading.api.serializers import (
     AccountCreateInput,
     AccountOutput,
@@ -162,8 +163,9 @@ class AccountDetailApi(generics.RetrieveAPIView):
         return Response(AccountOutput(account).data)
 
 
-class OrderListApi(generics.ListAPIView):
-    """Orders, newest first. Filter by status (repeatable), side, account, instrument, strategy, dates."""
+class OrderListApi(OrderSubmitMixin, generics.ListAPIView):
+    """Orders, newest first. Filter by status (repeatable), side, account, instrument, strategy, dates.
+    POST places an order (see the request schema)."""
 
     serializer_class = OrderOutput
     pagination_class = DeskPagination
