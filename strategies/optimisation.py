@@ -65,7 +65,10 @@ def _values_for(path: str, param: Param, entry: Any, method: str, result: Valida
         return None
     if method == OptimisationRun.Method.RANDOM and "step" not in entry:
         return {"min": low, "max": high}
-    step = parse_decimal(entry.get("step")) if "step" in entry else None
+    if "step" not in entry:
+        result.add(f"{path}.step", "a grid range needs a step")
+        return None
+    step = parse_decimal(entry["step"])
     if step is None or step <= 0 or (param.kind == "integer" and step != step.to_integral_value()):
         result.add(f"{path}.step", "must be a positive number (an integer for integer parameters)")
         return None
@@ -98,8 +101,6 @@ def parameter_sets(*, spec: dict, method: str, space: Any, samples: int | None, 
         axes[name] = _values_for(f"space.{name}", declared[name], entry, method, result)
     if method == OptimisationRun.Method.RANDOM and (not isinstance(samples, int) or not 1 <= samples <= MAX_TRIALS):
         result.add("samples", f"random search needs samples between 1 and {MAX_TRIALS}")
-    if method == OptimisationRun.Method.GRID and any(isinstance(a, dict) for a in axes.values()):
-        result.add("space", "a grid needs values or min/max/step for every parameter")
     if not result.ok:
         return [], result
 
