@@ -16,14 +16,42 @@ NAME = "gate_latency"
 GOAL_P99_US = 100
 GOAL_RATE = 20_000
 
-KINDS = ["max_order_quantity", "max_order_notional", "price_band_pct", "max_position_size", "max_position_notional",
-         "min_free_balance", "max_leverage", "daily_loss", "max_drawdown_pct", "correlation_exposure",
-         "sector_gross_pct", "sector_net_pct", "order_rate", "max_open_orders", "risk_budget", "instrument_list"]
-VALUES = {"max_order_quantity": "1000000", "max_order_notional": "5000000", "price_band_pct": "5",
-          "max_position_size": "10000000", "max_position_notional": "50000000", "min_free_balance": "1000",
-          "max_leverage": "50", "daily_loss": "1000000", "max_drawdown_pct": "50", "correlation_exposure": "1e9",
-          "sector_gross_pct": "5000", "sector_net_pct": "5000", "order_rate": "1000000", "max_open_orders": "1000000",
-          "risk_budget": "1e10", "instrument_list": "1"}
+KINDS = [
+    "max_order_quantity",
+    "max_order_notional",
+    "price_band_pct",
+    "max_position_size",
+    "max_position_notional",
+    "min_free_balance",
+    "max_leverage",
+    "daily_loss",
+    "max_drawdown_pct",
+    "correlation_exposure",
+    "sector_gross_pct",
+    "sector_net_pct",
+    "order_rate",
+    "max_open_orders",
+    "risk_budget",
+    "instrument_list",
+]
+VALUES = {
+    "max_order_quantity": "1000000",
+    "max_order_notional": "5000000",
+    "price_band_pct": "5",
+    "max_position_size": "10000000",
+    "max_position_notional": "50000000",
+    "min_free_balance": "1000",
+    "max_leverage": "50",
+    "daily_loss": "1000000",
+    "max_drawdown_pct": "50",
+    "correlation_exposure": "1e9",
+    "sector_gross_pct": "5000",
+    "sector_net_pct": "5000",
+    "order_rate": "1000000",
+    "max_open_orders": "1000000",
+    "risk_budget": "1e10",
+    "instrument_list": "1",
+}
 
 
 def build_data(*, instruments=100, accounts=10, strategies=20, positions=1000, limits=200, seed=7) -> dict:
@@ -32,36 +60,86 @@ def build_data(*, instruments=100, accounts=10, strategies=20, positions=1000, l
     insts, quotes = [], {}
     for i in range(instruments):
         iid = f"SYM{i:03d}.SIM"
-        insts.append({"pk": i + 1, "instrument_id": iid, "sector_id": i % 5 + 1, "asset_class": "equity",
-                      "tradable": True, "tick": D("0.01"), "lot": D("1"), "min_qty": D("1"), "max_qty": None,
-                      "multiplier": D("1"), "base_ccy": "", "quote_ccy": "USD"})
+        insts.append(
+            {
+                "pk": i + 1,
+                "instrument_id": iid,
+                "sector_id": i % 5 + 1,
+                "asset_class": "equity",
+                "tradable": True,
+                "tick": D("0.01"),
+                "lot": D("1"),
+                "min_qty": D("1"),
+                "max_qty": None,
+                "multiplier": D("1"),
+                "base_ccy": "",
+                "quote_ccy": "USD",
+            }
+        )
         px = D(rnd.randint(1000, 50000)) / 100
         quotes[iid] = (px - D("0.01"), px + D("0.01"), px, now_ns)
-    accts = [{"id": a + 1, "base_ccy": "USD", "account_type": "margin", "leverage": D("10"),
-              "starting_balance": D("100000000"), "session_start_equity": D("100000000"),
-              "peak_equity": D("100000000")} for a in range(accounts)]
-    balances = [{"account": a + 1, "currency": "USD", "total": D("100000000"), "locked": D("0")}
-                for a in range(accounts)]
+    accts = [
+        {
+            "id": a + 1,
+            "base_ccy": "USD",
+            "account_type": "margin",
+            "leverage": D("10"),
+            "starting_balance": D("100000000"),
+            "session_start_equity": D("100000000"),
+            "peak_equity": D("100000000"),
+        }
+        for a in range(accounts)
+    ]
+    balances = [
+        {"account": a + 1, "currency": "USD", "total": D("100000000"), "locked": D("0")} for a in range(accounts)
+    ]
     pos, seen = [], set()
     while len(pos) < positions:
-        key = (rnd.randint(1, accounts), f"SYM{rnd.randrange(instruments):03d}.SIM", rnd.choice([None, *range(1, strategies + 1)]))
+        key = (
+            rnd.randint(1, accounts),
+            f"SYM{rnd.randrange(instruments):03d}.SIM",
+            rnd.choice([None, *range(1, strategies + 1)]),
+        )
         if key in seen:
             continue
         seen.add(key)
-        pos.append({"account": key[0], "instrument_id": key[1], "strategy": key[2],
-                    "quantity": D(rnd.randint(-500, 500) or 1), "avg_price": quotes[key[1]][2], "realized_pnl": D(0)})
+        pos.append(
+            {
+                "account": key[0],
+                "instrument_id": key[1],
+                "strategy": key[2],
+                "quantity": D(rnd.randint(-500, 500) or 1),
+                "avg_price": quotes[key[1]][2],
+                "realized_pnl": D(0),
+            }
+        )
     lims = []
     scopes = ["global", "account", "strategy", "instrument", "sector"]
     for n in range(limits):
         kind = KINDS[n % len(KINDS)]
         scope = "strategy" if kind == "risk_budget" else scopes[n % len(scopes)]
-        target = {"global": None, "account": n % accounts + 1, "strategy": n % strategies + 1,
-                  "instrument": f"SYM{n % instruments:03d}.SIM", "sector": n % 5 + 1}[scope]
-        lims.append({"id": n + 1, "version": 1, "kind": kind, "value": D(VALUES[kind]), "currency": "",
-                     "window_seconds": 60 if kind == "order_rate" else None,
-                     "params": {"threshold": 0.5} if kind == "correlation_exposure" else
-                     ({"blocked": ["SYM999.SIM"]} if kind == "instrument_list" else {}),
-                     "scope": scope, "target": target})
+        target = {
+            "global": None,
+            "account": n % accounts + 1,
+            "strategy": n % strategies + 1,
+            "instrument": f"SYM{n % instruments:03d}.SIM",
+            "sector": n % 5 + 1,
+        }[scope]
+        lims.append(
+            {
+                "id": n + 1,
+                "version": 1,
+                "kind": kind,
+                "value": D(VALUES[kind]),
+                "currency": "",
+                "window_seconds": 60 if kind == "order_rate" else None,
+                "params": {"threshold": 0.5}
+                if kind == "correlation_exposure"
+                else ({"blocked": ["SYM999.SIM"]} if kind == "instrument_list" else {}),
+                "scope": scope,
+                "target": target,
+            }
+        )
     corr = {}
     for i in range(instruments):
         a = f"SYM{i:03d}.SIM"
@@ -70,8 +148,16 @@ def build_data(*, instruments=100, accounts=10, strategies=20, positions=1000, l
             rho = round(rnd.uniform(0.3, 0.95), 3)
             corr.setdefault(a, {})[b] = rho
             corr.setdefault(b, {})[a] = rho
-    return {"limits": lims, "instruments": insts, "accounts": accts, "balances": balances, "positions": pos,
-            "quotes": quotes, "kill_switches": [], "correlations": corr}
+    return {
+        "limits": lims,
+        "instruments": insts,
+        "accounts": accts,
+        "balances": balances,
+        "positions": pos,
+        "quotes": quotes,
+        "kill_switches": [],
+        "correlations": corr,
+    }
 
 
 def build_gate(data: dict, *, reserve: bool):
@@ -83,8 +169,9 @@ def build_gate(data: dict, *, reserve: bool):
     runtime = GateRuntime(loader=lambda: snap, refresh=3600)
     runtime.snapshot = snap  # in memory: no thread, no channel
     runtime.connected = True
-    return LiveTradingRiskGate({"max_snapshot_age": 3600, "max_quote_age": 3600, "process": "bench"},
-                               runtime=runtime, reserve=reserve)
+    return LiveTradingRiskGate(
+        {"max_snapshot_age": 3600, "max_quote_age": 3600, "process": "bench"}, runtime=runtime, reserve=reserve
+    )
 
 
 def orders(data: dict, n: int, seed: int = 11):
@@ -97,11 +184,18 @@ def orders(data: dict, n: int, seed: int = 11):
     for k in range(n):
         iid = rnd.choice(ids)
         limit_order = k % 2 == 0
-        out.append(order_request_build(
-            client_order_id=f"B{k}", account_id=rnd.randint(1, len(data["accounts"])), instrument_id=iid,
-            side=rnd.choice(["BUY", "SELL"]), order_type="LIMIT" if limit_order else "MARKET",
-            quantity=D(rnd.randint(1, 100)), price=quotes[iid][2] if limit_order else None,
-            strategy_id=rnd.randint(1, 20) if k % 3 else None))
+        out.append(
+            order_request_build(
+                client_order_id=f"B{k}",
+                account_id=rnd.randint(1, len(data["accounts"])),
+                instrument_id=iid,
+                side=rnd.choice(["BUY", "SELL"]),
+                order_type="LIMIT" if limit_order else "MARKET",
+                quantity=D(rnd.randint(1, 100)),
+                price=quotes[iid][2] if limit_order else None,
+                strategy_id=rnd.randint(1, 20) if k % 3 else None,
+            )
+        )
     return out
 
 
@@ -139,10 +233,18 @@ def run(n: int = 100_000) -> dict:
         "unit": "µs p99 per order",
         "goal": GOAL_P99_US,
         "detail": {
-            "orders": n, "positions": len(data["positions"]), "limits": len(data["limits"]),
-            "p50_us": pct(0.5), "p99_us": pct(0.99), "p999_us": pct(0.999), "max_us": pct(1.0),
-            "orders_per_s_one_core": rate, "orders_per_s_wall": round(n / total_s),
-            "cpu_us_per_order": round(cpu_s / n * 1e6, 1), "goal_orders_per_s": GOAL_RATE, "approved": approved,
+            "orders": n,
+            "positions": len(data["positions"]),
+            "limits": len(data["limits"]),
+            "p50_us": pct(0.5),
+            "p99_us": pct(0.99),
+            "p999_us": pct(0.999),
+            "max_us": pct(1.0),
+            "orders_per_s_one_core": rate,
+            "orders_per_s_wall": round(n / total_s),
+            "cpu_us_per_order": round(cpu_s / n * 1e6, 1),
+            "goal_orders_per_s": GOAL_RATE,
+            "approved": approved,
             "checks_on_first_order": sorted(checks),
             "passed": pct(0.99) <= GOAL_P99_US and rate >= GOAL_RATE,
         },

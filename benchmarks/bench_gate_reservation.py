@@ -24,7 +24,7 @@ def _cleanup(r) -> None:
     for pattern in ("ni:risk:resv*", "ni:risk:settle", "ni:risk:rate:*"):
         keys = list(r.scan_iter(pattern, count=1000))
         for i in range(0, len(keys), 500):
-            r.delete(*keys[i:i + 500])
+            r.delete(*keys[i : i + 500])
 
 
 def run(n: int = 20_000) -> dict:
@@ -43,14 +43,22 @@ def run(n: int = 20_000) -> dict:
             "items": [
                 {"keys": ["n:a:1"], "amount": "1250000", "headroom": "100000000000"},
                 {"keys": ["q:b:1:EUR/USD.SIM"], "amount": "10", "headroom": "100000000"},
-                {"keys": ["n:i:1:EUR/USD.SIM", "n:i:1:GBP/USD.SIM", "n:i:1:AUD/USD.SIM"], "amount": "1250000",
-                 "headroom": "100000000000"},
+                {
+                    "keys": ["n:i:1:EUR/USD.SIM", "n:i:1:GBP/USD.SIM", "n:i:1:AUD/USD.SIM"],
+                    "amount": "1250000",
+                    "headroom": "100000000000",
+                },
                 {"keys": ["n:sec:1:1"], "amount": "1250000", "headroom": "100000000000"},
                 {"keys": ["oo:a1"], "amount": "1", "headroom": "100000000"},
             ],
             "rates": [{"key": "ni:risk:rate:1:a1", "window": 1000, "limit": 100000000}],
-            "incr": {"q:b:1:EUR/USD.SIM": "10", "oo:a1": "1", "n:a:1": "1250000", "n:i:1:EUR/USD.SIM": "1250000",
-                     "n:sec:1:1": "1250000"},
+            "incr": {
+                "q:b:1:EUR/USD.SIM": "10",
+                "oo:a1": "1",
+                "n:a:1": "1250000",
+                "n:i:1:EUR/USD.SIM": "1250000",
+                "n:sec:1:1": "1250000",
+            },
         }
         for i in range(500):
             reservation.reserve(client_order_id=f"W{i}", lots=10, plan_json=plan)
@@ -81,8 +89,16 @@ def run(n: int = 20_000) -> dict:
         "value": pct(lat, 0.99),
         "unit": "µs p99 per reservation",
         "goal": GOAL_P99_US,
-        "detail": {"reservations": n, "p50_us": pct(lat, 0.5), "p99_us": pct(lat, 0.99), "p999_us": pct(lat, 0.999),
-                   "per_s_one_client": round(n / total), "release_p50_us": pct(rel, 0.5),
-                   "release_p99_us": pct(rel, 0.99), "items_per_order": 5, "rate_windows": 1,
-                   "redis": bench_url.rsplit("@", 1)[-1]},
+        "detail": {
+            "reservations": n,
+            "p50_us": pct(lat, 0.5),
+            "p99_us": pct(lat, 0.99),
+            "p999_us": pct(lat, 0.999),
+            "per_s_one_client": round(n / total),
+            "release_p50_us": pct(rel, 0.5),
+            "release_p99_us": pct(rel, 0.99),
+            "items_per_order": 5,
+            "rate_windows": 1,
+            "redis": bench_url.rsplit("@", 1)[-1],
+        },
     }

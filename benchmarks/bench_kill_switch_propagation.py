@@ -48,9 +48,16 @@ def _child() -> None:
         with runtime.changed:
             runtime.changed.wait(timeout=0.05)
         n += 1
-        d = gate.validate_order_sync(order_request_build(
-            client_order_id=f"K{n}", account_id=1, instrument_id="SYM001.SIM", side="BUY", order_type="MARKET",
-            quantity="1"))
+        d = gate.validate_order_sync(
+            order_request_build(
+                client_order_id=f"K{n}",
+                account_id=1,
+                instrument_id="SYM001.SIM",
+                side="BUY",
+                order_type="MARKET",
+                quantity="1",
+            )
+        )
         halted = "KILL_SWITCH_HALTED" in d.reason_codes
         if halted != last:
             last = halted
@@ -70,9 +77,16 @@ def run() -> dict:
     r = redis_lib.Redis.from_url(url, socket_timeout=None)
     r.delete("bench:ks:ready", "bench:ks:seen", "bench:ks:stop")
     env = {**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.bench_kill_switch_propagation", "--child"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(CHILDREN)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bench_kill_switch_propagation", "--child"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(CHILDREN)
+    ]
     delays = []
     try:
         for _ in range(CHILDREN):
@@ -84,9 +98,22 @@ def run() -> dict:
         for i in range(ROUNDS):
             engaged = i % 2 == 0
             sent = time.time()
-            r.publish(GATE_CHANNEL, json.dumps({"type": "kill_switch", "scope": "global", "target": None,
-                                                "engaged": engaged, "mode": "halt", "reason": "bench",
-                                                "automatic": False, "cancel_open": False, "at": sent}))
+            r.publish(
+                GATE_CHANNEL,
+                json.dumps(
+                    {
+                        "type": "kill_switch",
+                        "scope": "global",
+                        "target": None,
+                        "engaged": engaged,
+                        "mode": "halt",
+                        "reason": "bench",
+                        "automatic": False,
+                        "cancel_open": False,
+                        "at": sent,
+                    }
+                ),
+            )
             for _ in range(CHILDREN):
                 item = r.blpop(["bench:ks:seen"], timeout=10)
                 if item is None:
@@ -106,9 +133,19 @@ def run() -> dict:
     def pct(p):
         return round(delays[min(len(delays) - 1, int(p * len(delays)))], 2)
 
-    return {"value": pct(0.99), "unit": "ms p99", "goal": GOAL_MS,
-            "detail": {"processes": CHILDREN, "changes": ROUNDS, "samples": len(delays), "p50_ms": pct(0.5),
-                       "p99_ms": pct(0.99), "max_ms": round(delays[-1], 2)}}
+    return {
+        "value": pct(0.99),
+        "unit": "ms p99",
+        "goal": GOAL_MS,
+        "detail": {
+            "processes": CHILDREN,
+            "changes": ROUNDS,
+            "samples": len(delays),
+            "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99),
+            "max_ms": round(delays[-1], 2),
+        },
+    }
 
 
 if __name__ == "__main__" and "--child" in sys.argv:

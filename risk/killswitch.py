@@ -83,8 +83,10 @@ def _mirror(message: dict[str, Any]) -> None:
     pipe = r.pipeline()
     pipe.hset(STATE_KEY, field, json.dumps(message))
     if message["scope"] == Scope.GLOBAL:
-        pipe.set(KILL_SWITCH_GLOBAL_KEY, json.dumps(
-            {"engaged": message["engaged"], "mode": message["mode"], "reason": message["reason"]}))
+        pipe.set(
+            KILL_SWITCH_GLOBAL_KEY,
+            json.dumps({"engaged": message["engaged"], "mode": message["mode"], "reason": message["reason"]}),
+        )
     pipe.execute()
 
 
@@ -105,8 +107,9 @@ def _check_actor(user, automatic: bool) -> None:
         raise PermissionDenied("Only a Risk Manager or an Admin can operate the kill switch.")
 
 
-def _set(*, scope: str, target: Any, engaged: bool, mode: str, reason: str, user, automatic: bool,
-         cancel_open: bool) -> KillSwitch:
+def _set(
+    *, scope: str, target: Any, engaged: bool, mode: str, reason: str, user, automatic: bool, cancel_open: bool
+) -> KillSwitch:
     _check_actor(user, automatic)
     reason = (reason or "").strip()
     if not reason:
@@ -124,8 +127,9 @@ def _set(*, scope: str, target: Any, engaged: bool, mode: str, reason: str, user
         ks.changed_by = actor
         ks.automatic = automatic
         ks.save()
-        KillSwitchEvent.objects.create(kill_switch=ks, engaged=engaged, mode=mode, reason=reason, actor=actor,
-                                       automatic=automatic)
+        KillSwitchEvent.objects.create(
+            kill_switch=ks, engaged=engaged, mode=mode, reason=reason, actor=actor, automatic=automatic
+        )
         audit_record(
             actor=actor,
             action="kill_switch.engage" if engaged else "kill_switch.disengage",
@@ -140,21 +144,44 @@ def _set(*, scope: str, target: Any, engaged: bool, mode: str, reason: str, user
     return ks
 
 
-def kill_switch_engage(*, scope: str, target: Any = None, mode: str = KillSwitch.Mode.HALT, reason: str, user,
-                       cancel_open: bool = False, automatic: bool = False) -> KillSwitch:
+def kill_switch_engage(
+    *,
+    scope: str,
+    target: Any = None,
+    mode: str = KillSwitch.Mode.HALT,
+    reason: str,
+    user,
+    cancel_open: bool = False,
+    automatic: bool = False,
+) -> KillSwitch:
     """Engage the kill switch for a scope. ``cancel_open`` asks the node to cancel the scope's
     open orders (carried in the channel message; order cancellation itself is the order pipeline's)."""
-    return _set(scope=scope, target=target, engaged=True, mode=mode, reason=reason, user=user, automatic=automatic,
-                cancel_open=cancel_open)
+    return _set(
+        scope=scope,
+        target=target,
+        engaged=True,
+        mode=mode,
+        reason=reason,
+        user=user,
+        automatic=automatic,
+        cancel_open=cancel_open,
+    )
 
 
-def kill_switch_disengage(*, scope: str, target: Any = None, reason: str, user, automatic: bool = False
-                          ) -> KillSwitch:
+def kill_switch_disengage(*, scope: str, target: Any = None, reason: str, user, automatic: bool = False) -> KillSwitch:
     refs = _resolve_target(scope, target)
     current = KillSwitch.objects.filter(scope=scope, **refs).first()
     mode = current.mode if current else KillSwitch.Mode.HALT
-    return _set(scope=scope, target=target, engaged=False, mode=mode, reason=reason, user=user, automatic=automatic,
-                cancel_open=False)
+    return _set(
+        scope=scope,
+        target=target,
+        engaged=False,
+        mode=mode,
+        reason=reason,
+        user=user,
+        automatic=automatic,
+        cancel_open=False,
+    )
 
 
 def kill_switch_mirror_all() -> int:
@@ -183,19 +210,21 @@ def flatten_preview(*, scope: str, target: Any = None) -> list[dict[str, Any]]:
         positions = positions.filter(instrument__sector=refs["sector"])
     preview = []
     for p in positions.order_by("account_id", "instrument__instrument_id", "strategy_id"):
-        preview.append({
-            "account_id": p.account_id,
-            "account": p.account.name,
-            "instrument_id": p.instrument.instrument_id,
-            "strategy_id": p.strategy_id,
-            "strategy": p.strategy.name if p.strategy else "",
-            "side": "SELL" if p.quantity > 0 else "BUY",
-            "order_type": "MARKET",
-            "quantity": str(abs(p.quantity)),
-            "reduce_only": True,
-            "position_quantity": str(p.quantity),
-            "mark_price": str(p.mark_price) if p.mark_price is not None else None,
-        })
+        preview.append(
+            {
+                "account_id": p.account_id,
+                "account": p.account.name,
+                "instrument_id": p.instrument.instrument_id,
+                "strategy_id": p.strategy_id,
+                "strategy": p.strategy.name if p.strategy else "",
+                "side": "SELL" if p.quantity > 0 else "BUY",
+                "order_type": "MARKET",
+                "quantity": str(abs(p.quantity)),
+                "reduce_only": True,
+                "position_quantity": str(p.quantity),
+                "mark_price": str(p.mark_price) if p.mark_price is not None else None,
+            }
+        )
     return preview
 
 
@@ -204,5 +233,3 @@ def kill_switch_states() -> list[dict[str, Any]]:
         {**kill_switch_message(ks), "label": ks.scope_label, "changed_at": ks.changed_at.isoformat()}
         for ks in KillSwitch.objects.select_related("account", "strategy", "instrument", "sector")
     ]
-
-

@@ -124,8 +124,9 @@ def correlation_matrix(returns: dict[str, Sequence[Decimal]], *, min_abs: float 
     return out
 
 
-def stress_position_pnl(*, value: Decimal, instrument_id: str, sector: str, sigma: Decimal,
-                        shocks: Sequence[dict]) -> Decimal:
+def stress_position_pnl(
+    *, value: Decimal, instrument_id: str, sector: str, sigma: Decimal, shocks: Sequence[dict]
+) -> Decimal:
     """P&L of one position (signed base-currency value) under a scenario's shocks.
 
     Sector and instrument shocks add up as price moves in percent; a volatility
@@ -156,7 +157,7 @@ def validate_shocks(shocks) -> list[str]:
         field = "multiplier" if s["type"] == "volatility" else "shock_pct"
         try:
             v = Decimal(str(s.get(field)))
-            if not v.is_finite() or (s["type"] == "volatility" and v <= 0) or abs(v) > 100 and field == "shock_pct":
+            if not v.is_finite() or (s["type"] == "volatility" and v <= 0) or (field == "shock_pct" and abs(v) > 100):
                 raise ValueError
         except Exception:
             problems.append(f"shocks[{i}].{field}: must be a finite number (shock_pct within ±100, multiplier > 0)")

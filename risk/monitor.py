@@ -47,13 +47,16 @@ def _q(x: Decimal) -> Decimal:
 def price_history_returns(instrument_pks: dict[int, str], *, before) -> dict[str, list[Decimal]]:
     """Daily returns of completed days per instrument id, aligned on the dates all of them share."""
     closes: dict[str, dict] = defaultdict(dict)
-    rows = (PriceHistory.objects.filter(instrument_id__in=list(instrument_pks), date__lt=before)
-            .order_by("date").values_list("instrument_id", "date", "close"))
+    rows = (
+        PriceHistory.objects.filter(instrument_id__in=list(instrument_pks), date__lt=before)
+        .order_by("date")
+        .values_list("instrument_id", "date", "close")
+    )
     for pk, day, close in rows:
         closes[instrument_pks[pk]][day] = close
     if not closes:
         return {}
-    common = sorted(set.intersection(*(set(v) for v in closes.values())))[-(LOOKBACK_DAYS + 1):]
+    common = sorted(set.intersection(*(set(v) for v in closes.values())))[-(LOOKBACK_DAYS + 1) :]
     return {iid: metrics.simple_returns([series[d] for d in common]) for iid, series in closes.items()}
 
 
@@ -76,8 +79,13 @@ def _refresh_correlations(returns: dict[str, list[Decimal]]) -> bool:
     return True
 
 
-def account_risk(snap: GateSnapshot, account_id: int, returns: dict[str, list[Decimal]],
-                 scenarios: list[StressScenario], sector_codes: dict[int, str]) -> dict[str, Any]:
+def account_risk(
+    snap: GateSnapshot,
+    account_id: int,
+    returns: dict[str, list[Decimal]],
+    scenarios: list[StressScenario],
+    sector_codes: dict[int, str],
+) -> dict[str, Any]:
     info = snap.accounts[account_id]
     state = snap.account_state[account_id]
     positions = []
@@ -88,21 +96,40 @@ def account_risk(snap: GateSnapshot, account_id: int, returns: dict[str, list[De
         pnl = metrics.pnl_scenarios(value, r)
         series.append(pnl)
         _m, sigma = metrics.mean_std(r) if len(r) >= 2 else (ZERO, ZERO)
-        row = {"instrument": iid, "quantity": snap.net_position[(account_id, iid)], "value": value,
-               "sector": sector_codes.get(inst.sector_id, ""), "sigma": sigma, "history_days": len(r)}
+        row = {
+            "instrument": iid,
+            "quantity": snap.net_position[(account_id, iid)],
+            "value": value,
+            "sector": sector_codes.get(inst.sector_id, ""),
+            "sigma": sigma,
+            "history_days": len(r),
+        }
         row.update(metrics.var_es_all(pnl))
         positions.append(row)
     total = metrics.var_es_all(metrics.portfolio_pnl([s for s in series if s]))
     stress = []
     for sc in scenarios:
-        rows = [{"instrument": p["instrument"], "pnl": metrics.stress_position_pnl(
-            value=p["value"], instrument_id=p["instrument"], sector=p["sector"], sigma=p["sigma"], shocks=sc.shocks)}
-            for p in positions]
+        rows = [
+            {
+                "instrument": p["instrument"],
+                "pnl": metrics.stress_position_pnl(
+                    value=p["value"],
+                    instrument_id=p["instrument"],
+                    sector=p["sector"],
+                    sigma=p["sigma"],
+                    shocks=sc.shocks,
+                ),
+            }
+            for p in positions
+        ]
         stress.append({"scenario": sc.name, "total": sum((r["pnl"] for r in rows), ZERO), "positions": rows})
     equity = state.equity
     peak = max(info.peak_equity, equity)
-    history = list(RiskMetricSnapshot.objects.filter(account_id=account_id).order_by("-at")
-                   .values_list("portfolio_value", flat=True)[:5000])[::-1]
+    history = list(
+        RiskMetricSnapshot.objects.filter(account_id=account_id)
+        .order_by("-at")
+        .values_list("portfolio_value", flat=True)[:5000]
+    )[::-1]
     max_dd, _ = metrics.max_drawdown([info.peak_equity, *history, equity])
     return {
         "account": account_id,
@@ -142,14 +169,34 @@ def _alert_for_breach(item: dict[str, Any]) -> tuple[str, Alert | None]:
                 message=f"{item['where'] or item['scope']}: {item['measured']} vs limit {item['value']}",
                 source="risk.monitor",
                 dedup_key=key[:200],
-                details=_plain({k: item[k] for k in ("limit_id", "version", "kind", "scope", "target", "value",
-                                                      "measured", "where", "utilisation_pct")}),
+                details=_plain(
+                    {
+                        k: item[k]
+                        for k in (
+                            "limit_id",
+                            "version",
+                            "kind",
+                            "scope",
+                            "target",
+                            "value",
+                            "measured",
+                            "where",
+                            "utilisation_pct",
+                        )
+                    }
+                ),
             )
     except IntegrityError:
         # An open incident with this key exists: same incident, no new alert.
         return key, None
-    payload = {"id": alert.pk, "severity": alert.severity, "title": alert.title, "message": alert.message,
-               "dedup_key": alert.dedup_key, "details": alert.details}
+    payload = {
+        "id": alert.pk,
+        "severity": alert.severity,
+        "title": alert.title,
+        "message": alert.message,
+        "dedup_key": alert.dedup_key,
+        "details": alert.details,
+    }
     publish_on_commit("alerts", "alert", payload)
     publish_on_commit("risk", "breach", payload)
     return key, alert
@@ -173,9 +220,14 @@ def _auto_kill(item: dict[str, Any], snap: GateSnapshot) -> None:
         filters[f"{scope}_id"] = target
     if KillSwitch.objects.filter(**filters).exists():
         return
-    kill_switch_engage(scope=scope, target=target, mode=mode, user=None, automatic=True,
-                       reason=f"Automatic: {item['kind']} {_q(item['measured'])} over limit {item['value']} "
-                              f"({item['where']})")
+    kill_switch_engage(
+        scope=scope,
+        target=target,
+        mode=mode,
+        user=None,
+        automatic=True,
+        reason=f"Automatic: {item['kind']} {_q(item['measured'])} over limit {item['value']} ({item['where']})",
+    )
 
 
 def _reconcile_reservations() -> int:
@@ -186,8 +238,12 @@ def _reconcile_reservations() -> int:
     ids = reservation.reservation_ids()
     if not ids:
         return 0
-    orders = {o["client_order_id"]: o for o in Order.objects.filter(client_order_id__in=ids)
-              .values("client_order_id", "status", "filled_quantity", "instrument__lot_size")}
+    orders = {
+        o["client_order_id"]: o
+        for o in Order.objects.filter(client_order_id__in=ids).values(
+            "client_order_id", "status", "filled_quantity", "instrument__lot_size"
+        )
+    }
     released = 0
     now_ms = time.time() * 1000
     r = redis_client()
@@ -223,17 +279,41 @@ def risk_monitor_run() -> dict[str, Any]:
     with transaction.atomic():
         rows = []
         for res in results:
-            rows.append(RiskMetricSnapshot(
-                at=now, account_id=res["account"], currency=res["currency"],
-                **{k: _q(res[k]) for k in ("portfolio_value", "daily_pnl", "drawdown", "max_drawdown", "peak_value",
-                                           "gross_exposure", "net_exposure", "var_hist_95", "var_hist_99",
-                                           "es_hist_95", "es_hist_99", "var_param_95", "var_param_99",
-                                           "es_param_95", "es_param_99")},
-                breaches=sum(1 for b in breaches if b["where"].startswith(f"account {res['account']}")),
-                details={"positions": _plain(res["positions"]), "stress": _plain(res["stress"]),
-                         "limits": _plain([u for u in utilisation
-                                           if u["scope"] == "global" or u["target"] == res["account"]])},
-            ))
+            rows.append(
+                RiskMetricSnapshot(
+                    at=now,
+                    account_id=res["account"],
+                    currency=res["currency"],
+                    **{
+                        k: _q(res[k])
+                        for k in (
+                            "portfolio_value",
+                            "daily_pnl",
+                            "drawdown",
+                            "max_drawdown",
+                            "peak_value",
+                            "gross_exposure",
+                            "net_exposure",
+                            "var_hist_95",
+                            "var_hist_99",
+                            "es_hist_95",
+                            "es_hist_99",
+                            "var_param_95",
+                            "var_param_99",
+                            "es_param_95",
+                            "es_param_99",
+                        )
+                    },
+                    breaches=sum(1 for b in breaches if b["where"].startswith(f"account {res['account']}")),
+                    details={
+                        "positions": _plain(res["positions"]),
+                        "stress": _plain(res["stress"]),
+                        "limits": _plain(
+                            [u for u in utilisation if u["scope"] == "global" or u["target"] == res["account"]]
+                        ),
+                    },
+                )
+            )
         RiskMetricSnapshot.objects.bulk_create(rows)
         open_keys = set()
         for item in breaches:
@@ -242,9 +322,9 @@ def risk_monitor_run() -> dict[str, Any]:
             if item["kind"] in AUTO_KILL_KINDS:
                 _auto_kill(item, snap)
         # A cleared breach ends its incident; the next breach is a new one.
-        Alert.objects.filter(dedup_key__startswith=ALERT_PREFIX, status__in=[Alert.Status.OPEN,
-                                                                              Alert.Status.ACKNOWLEDGED]) \
-            .exclude(dedup_key__in=open_keys).update(status=Alert.Status.RESOLVED, resolved_at=now)
+        Alert.objects.filter(
+            dedup_key__startswith=ALERT_PREFIX, status__in=[Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED]
+        ).exclude(dedup_key__in=open_keys).update(status=Alert.Status.RESOLVED, resolved_at=now)
         summary = {
             "at": now.isoformat(),
             "accounts": [_plain({k: v for k, v in r.items() if k not in ("positions", "stress")}) for r in results],
@@ -255,8 +335,16 @@ def risk_monitor_run() -> dict[str, Any]:
     kill_switch_mirror_all()
     released = _reconcile_reservations()
     state = "breach" if breaches else "ok"
-    detail = (f"{len(breaches)} limit(s) breached" if breaches else
-              f"{len(utilisation)} limits within bounds, {len(results)} accounts")
+    detail = (
+        f"{len(breaches)} limit(s) breached"
+        if breaches
+        else f"{len(utilisation)} limits within bounds, {len(results)} accounts"
+    )
     redis_client().hset(MONITOR_KEY, mapping={"heartbeat": time.time(), "state": state, "detail": detail})
-    return {"accounts": len(results), "limits": len(utilisation), "breaches": len(breaches),
-            "released_reservations": released, "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "accounts": len(results),
+        "limits": len(utilisation),
+        "breaches": len(breaches),
+        "released_reservations": released,
+        "seconds": round(time.monotonic() - started, 3),
+    }

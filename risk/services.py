@@ -64,8 +64,15 @@ def order_reservation_release(*, order) -> bool:
     return reservation_release(client_order_id=order.client_order_id, filled_lots=_lots(order))
 
 
-def stress_scenario_save(*, name: str, shocks: list[dict[str, Any]], description: str = "", enabled: bool = True,
-                         user, scenario: StressScenario | None = None) -> StressScenario:
+def stress_scenario_save(
+    *,
+    name: str,
+    shocks: list[dict[str, Any]],
+    description: str = "",
+    enabled: bool = True,
+    user,
+    scenario: StressScenario | None = None,
+) -> StressScenario:
     from risk.metrics import validate_shocks
 
     name = (name or "").strip()
@@ -82,9 +89,16 @@ def stress_scenario_save(*, name: str, shocks: list[dict[str, Any]], description
         scenario = scenario or StressScenario()
         scenario.name, scenario.shocks, scenario.description, scenario.enabled = name, shocks, description, enabled
         scenario.save()
-        audit_record(actor=user, action="stress_scenario.save", obj=scenario,
-                     changes={k: [before.get(k), v] for k, v in {"name": name, "shocks": shocks,
-                                                                 "enabled": enabled}.items() if before.get(k) != v})
+        audit_record(
+            actor=user,
+            action="stress_scenario.save",
+            obj=scenario,
+            changes={
+                k: [before.get(k), v]
+                for k, v in {"name": name, "shocks": shocks, "enabled": enabled}.items()
+                if before.get(k) != v
+            },
+        )
     return scenario
 
 
@@ -97,13 +111,11 @@ def stress_test_run(*, scenario: StressScenario) -> dict[str, Any]:
     from trading.models import Sector
 
     snap = snapshot_load()
-    returns = price_history_returns({i.pk: iid for iid, i in snap.instruments.items()},
-                                    before=datetime.now(UTC).date())
+    returns = price_history_returns({i.pk: iid for iid, i in snap.instruments.items()}, before=datetime.now(UTC).date())
     sectors = dict(Sector.objects.values_list("id", "code"))
     out = []
     for aid in snap.accounts:
         res = account_risk(snap, aid, returns, [scenario], sectors)
         st = res["stress"][0]
         out.append({"account": aid, "currency": res["currency"], "total": st["total"], "positions": st["positions"]})
-    return {"scenario": scenario.name, "accounts": out,
-            "total": sum((a["total"] for a in out), Decimal(0))}
+    return {"scenario": scenario.name, "accounts": out, "total": sum((a["total"] for a in out), Decimal(0))}

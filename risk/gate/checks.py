@@ -136,8 +136,9 @@ def effective_limits(rules: list[LimitRule]) -> list[LimitRule]:
     return sorted(best.values(), key=lambda r: (r.kind, r.id))
 
 
-def applicable_limits(snap: GateSnapshot, req: OrderRequest, sector_id: int | None
-                      ) -> tuple[list[LimitRule], list[LimitRule]]:
+def applicable_limits(
+    snap: GateSnapshot, req: OrderRequest, sector_id: int | None
+) -> tuple[list[LimitRule], list[LimitRule]]:
     """(every enabled limit whose scope matches the order, the binding ones), memoised per
     (account, strategy, instrument): limits only change with a reload, which builds a new snapshot."""
     key = (req.account_id, req.strategy_id, req.instrument_id)
@@ -206,8 +207,13 @@ def gather_inputs(snap: GateSnapshot, req: OrderRequest, *, now: float) -> dict[
     ks = snap.kill_switches
     if ks:
         found = []
-        for key in (("global", None), ("account", aid), ("strategy", req.strategy_id), ("instrument", iid),
-                    ("sector", sector_id)):
+        for key in (
+            ("global", None),
+            ("account", aid),
+            ("strategy", req.strategy_id),
+            ("instrument", iid),
+            ("sector", sector_id),
+        ):
             hit = ks.get(key)
             if hit is not None and (key[0] == "global" or key[1] is not None):
                 found.append([key[0], key[1], hit[0], hit[1]])
@@ -239,26 +245,47 @@ def _scope_entity(rule: LimitRule, req: OrderRequest, sector_id: int | None) -> 
 
 
 def _result(rule: LimitRule, passed: bool, measured, limit, code: str, message: str) -> CheckResult:
-    return CheckResult(rule.kind, passed, measured, limit, rule.id, rule.version, "" if passed else code,
-                       message if not passed else "")
+    return CheckResult(
+        rule.kind, passed, measured, limit, rule.id, rule.version, "" if passed else code, message if not passed else ""
+    )
 
 
-def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float, max_quote_age: float
-             ) -> tuple[list[CheckResult], ReservationPlan | None]:
+def evaluate(
+    req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float, max_quote_age: float
+) -> tuple[list[CheckResult], ReservationPlan | None]:
     """All in-process checks. Returns (results, plan); plan is None when a check failed."""
     results: list[CheckResult] = []
     add = results.append
 
     if inp["snapshot_age"] > max_snapshot_age:
-        add(CheckResult("snapshot_fresh", False, round(inp["snapshot_age"], 3), max_snapshot_age, None, None,
-                        "SNAPSHOT_STALE", "The gate's risk snapshot is older than its bound"))
+        add(
+            CheckResult(
+                "snapshot_fresh",
+                False,
+                round(inp["snapshot_age"], 3),
+                max_snapshot_age,
+                None,
+                None,
+                "SNAPSHOT_STALE",
+                "The gate's risk snapshot is older than its bound",
+            )
+        )
         return results, None
     if inp["instrument"] is None:
-        add(CheckResult("instrument_known", False, reason_code="UNKNOWN_INSTRUMENT",
-                        message=f"Unknown instrument {req.instrument_id}"))
+        add(
+            CheckResult(
+                "instrument_known",
+                False,
+                reason_code="UNKNOWN_INSTRUMENT",
+                message=f"Unknown instrument {req.instrument_id}",
+            )
+        )
     if inp["account"] is None:
-        add(CheckResult("account_known", False, reason_code="UNKNOWN_ACCOUNT",
-                        message=f"Unknown account {req.account_id}"))
+        add(
+            CheckResult(
+                "account_known", False, reason_code="UNKNOWN_ACCOUNT", message=f"Unknown account {req.account_id}"
+            )
+        )
     if results:
         return results, None
 
@@ -279,36 +306,101 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
     for scope, target, mode, reason in inp["kill_switches"]:
         label = scope if target is None else f"{scope} {target}"
         if mode == "halt":
-            add(CheckResult("kill_switch", False, "halt", None, None, None, "KILL_SWITCH_HALTED",
-                            f"Kill switch engaged ({label}): {reason}"))
+            add(
+                CheckResult(
+                    "kill_switch",
+                    False,
+                    "halt",
+                    None,
+                    None,
+                    None,
+                    "KILL_SWITCH_HALTED",
+                    f"Kill switch engaged ({label}): {reason}",
+                )
+            )
         elif not reducing:
-            add(CheckResult("kill_switch", False, "reduce_only", None, None, None, "KILL_SWITCH_REDUCE_ONLY",
-                            f"Kill switch reduce-only ({label}): only orders that shrink the position pass"))
+            add(
+                CheckResult(
+                    "kill_switch",
+                    False,
+                    "reduce_only",
+                    None,
+                    None,
+                    None,
+                    "KILL_SWITCH_REDUCE_ONLY",
+                    f"Kill switch reduce-only ({label}): only orders that shrink the position pass",
+                )
+            )
         else:
             add(CheckResult("kill_switch", True, "reduce_only"))
     if req.reduce_only and not reducing:
-        add(CheckResult("reduce_only", False, new_pos, pos, None, None, "REDUCE_ONLY_WOULD_INCREASE",
-                        "A reduce-only order must shrink the existing position"))
+        add(
+            CheckResult(
+                "reduce_only",
+                False,
+                new_pos,
+                pos,
+                None,
+                None,
+                "REDUCE_ONLY_WOULD_INCREASE",
+                "A reduce-only order must shrink the existing position",
+            )
+        )
 
     # -- instrument rules ---------------------------------------------------------
     if not inst["tradable"]:
-        add(CheckResult("instrument_tradable", False, reason_code="INSTRUMENT_NOT_TRADABLE",
-                        message=f"{iid} is not tradable"))
+        add(
+            CheckResult(
+                "instrument_tradable", False, reason_code="INSTRUMENT_NOT_TRADABLE", message=f"{iid} is not tradable"
+            )
+        )
     lot = inst["lot"]
     if qty % lot:
-        add(CheckResult("lot_size", False, qty, lot, reason_code="QUANTITY_NOT_LOT_MULTIPLE",
-                        message=f"Quantity {qty} is not a multiple of the lot size {lot}"))
+        add(
+            CheckResult(
+                "lot_size",
+                False,
+                qty,
+                lot,
+                reason_code="QUANTITY_NOT_LOT_MULTIPLE",
+                message=f"Quantity {qty} is not a multiple of the lot size {lot}",
+            )
+        )
     if qty < inst["min_qty"]:
-        add(CheckResult("min_quantity", False, qty, inst["min_qty"], reason_code="QUANTITY_BELOW_MIN",
-                        message=f"Quantity {qty} is below the instrument minimum {inst['min_qty']}"))
+        add(
+            CheckResult(
+                "min_quantity",
+                False,
+                qty,
+                inst["min_qty"],
+                reason_code="QUANTITY_BELOW_MIN",
+                message=f"Quantity {qty} is below the instrument minimum {inst['min_qty']}",
+            )
+        )
     if inst["max_qty"] is not None and qty > inst["max_qty"]:
-        add(CheckResult("max_quantity", False, qty, inst["max_qty"], reason_code="QUANTITY_ABOVE_MAX",
-                        message=f"Quantity {qty} is above the instrument maximum {inst['max_qty']}"))
+        add(
+            CheckResult(
+                "max_quantity",
+                False,
+                qty,
+                inst["max_qty"],
+                reason_code="QUANTITY_ABOVE_MAX",
+                message=f"Quantity {qty} is above the instrument maximum {inst['max_qty']}",
+            )
+        )
     tick = inst["tick"]
     for label, px in (("price", req.price), ("trigger_price", req.trigger_price)):
         if px is not None and px % tick:
-            add(CheckResult("tick_size", False, px, tick, reason_code="PRICE_NOT_ON_TICK",
-                            message=f"{label} {px} is not on the tick size {tick}"))
+            add(
+                CheckResult(
+                    "tick_size",
+                    False,
+                    px,
+                    tick,
+                    reason_code="PRICE_NOT_ON_TICK",
+                    message=f"{label} {px} is not on the tick size {tick}",
+                )
+            )
 
     # -- prices ------------------------------------------------------------------------
     quote = inp["quote"]
@@ -317,16 +409,38 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
         add(CheckResult("price_available", False, reason_code="NO_PRICE", message=f"No market price for {iid}"))
         return results, None
     if quote["age"] > max_quote_age:
-        add(CheckResult("price_fresh", False, round(quote["age"], 3), max_quote_age, None, None, "PRICE_STALE",
-                        f"The last price for {iid} is {quote['age']:.0f}s old"))
+        add(
+            CheckResult(
+                "price_fresh",
+                False,
+                round(quote["age"], 3),
+                max_quote_age,
+                None,
+                None,
+                "PRICE_STALE",
+                f"The last price for {iid} is {quote['age']:.0f}s old",
+            )
+        )
         return results, None
     if fx is None:
-        add(CheckResult("fx_rate", False, reason_code="NO_FX_RATE",
-                        message=f"No rate to convert {inst['quote_ccy']} into {acct['base_ccy']}"))
+        add(
+            CheckResult(
+                "fx_rate",
+                False,
+                reason_code="NO_FX_RATE",
+                message=f"No rate to convert {inst['quote_ccy']} into {acct['base_ccy']}",
+            )
+        )
         return results, None
     if not acct["complete"] or acct["equity"] is None:
-        add(CheckResult("valuation", False, reason_code="VALUATION_INCOMPLETE",
-                        message="A position or balance of the account cannot be valued (price or FX rate missing)"))
+        add(
+            CheckResult(
+                "valuation",
+                False,
+                reason_code="VALUATION_INCOMPLETE",
+                message="A position or balance of the account cannot be valued (price or FX rate missing)",
+            )
+        )
         return results, None
     bid, ask, last = quote["bid"], quote["ask"], quote["last"]
     mid = (bid + ask) / 2 if bid and ask else last
@@ -350,8 +464,18 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
             if not buy:
                 holdings = pos if pos > 0 else ZERO
                 if qty > holdings:
-                    add(CheckResult("buying_power", False, qty, holdings, None, None, "INSUFFICIENT_HOLDINGS",
-                                    "A cash account cannot sell more than it holds"))
+                    add(
+                        CheckResult(
+                            "buying_power",
+                            False,
+                            qty,
+                            holdings,
+                            None,
+                            None,
+                            "INSUFFICIENT_HOLDINGS",
+                            "A cash account cannot sell more than it holds",
+                        )
+                    )
             free_notional = acct["free_cash"] if buy else None
         else:
             free_margin = equity - acct["gross"] / leverage
@@ -362,14 +486,29 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
                 headroom = free_notional - reserve * (leverage if acct["type"] != "cash" else 1)
                 passed = notional <= headroom
                 if passed:
-                    add(CheckResult("buying_power" if rule is None else "min_free_balance", True, notional, headroom,
-                                    rule.id if rule else None, rule.version if rule else None))
+                    add(
+                        CheckResult(
+                            "buying_power" if rule is None else "min_free_balance",
+                            True,
+                            notional,
+                            headroom,
+                            rule.id if rule else None,
+                            rule.version if rule else None,
+                        )
+                    )
                 else:
-                    add(CheckResult("buying_power" if rule is None else "min_free_balance", False, notional, headroom,
-                                    rule.id if rule else None, rule.version if rule else None,
-                                    "INSUFFICIENT_BUYING_POWER" if rule is None else "MIN_FREE_BALANCE",
-                                    f"Order notional {notional:.2f} exceeds buying power {headroom:.2f} "
-                                    f"{acct['base_ccy']}"))
+                    add(
+                        CheckResult(
+                            "buying_power" if rule is None else "min_free_balance",
+                            False,
+                            notional,
+                            headroom,
+                            rule.id if rule else None,
+                            rule.version if rule else None,
+                            "INSUFFICIENT_BUYING_POWER" if rule is None else "MIN_FREE_BALANCE",
+                            f"Order notional {notional:.2f} exceeds buying power {headroom:.2f} {acct['base_ccy']}",
+                        )
+                    )
     else:
         add(CheckResult("buying_power", True, ZERO, None, message="reduces exposure"))
 
@@ -377,15 +516,31 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
     rates: list[RateItem] = []
     lots = int(qty / lot) if not qty % lot else 0
     if not reducing:
-        plan_items.append(ReservationItem(
-            "buying_power", [f"n:a:{aid}"], _cents_up(notional),
-            _cents_down(min((r.limit for r in results if r.name in ("buying_power", "min_free_balance")
-                             and r.limit is not None), default=Decimal("1e20"))),
-            Decimal("0.01"), "INSUFFICIENT_BUYING_POWER", None))
+        plan_items.append(
+            ReservationItem(
+                "buying_power",
+                [f"n:a:{aid}"],
+                _cents_up(notional),
+                _cents_down(
+                    min(
+                        (
+                            r.limit
+                            for r in results
+                            if r.name in ("buying_power", "min_free_balance") and r.limit is not None
+                        ),
+                        default=Decimal("1e20"),
+                    )
+                ),
+                Decimal("0.01"),
+                "INSUFFICIENT_BUYING_POWER",
+                None,
+            )
+        )
     else:
         key = f"q:s:{aid}:{iid}" if not buy else f"q:b:{aid}:{iid}"
-        plan_items.append(ReservationItem("reduce_in_flight", [key], lots, _units_down(abs(pos), lot), lot,
-                                          "REDUCE_CONFLICT", None))
+        plan_items.append(
+            ReservationItem("reduce_in_flight", [key], lots, _units_down(abs(pos), lot), lot, "REDUCE_CONFLICT", None)
+        )
 
     # -- limit-driven checks ------------------------------------------------------------
     # Measures are computed once per kind (several scopes may limit the same thing) and
@@ -403,12 +558,32 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
         v = rule.value
         if kind == "max_order_quantity":
             ok = qty <= v
-            add(CR(kind, ok, qty, v, rule.id, rule.version, "" if ok else "ORDER_QUANTITY_LIMIT",
-                   "" if ok else f"Quantity {qty} exceeds {v}"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    qty,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "ORDER_QUANTITY_LIMIT",
+                    "" if ok else f"Quantity {qty} exceeds {v}",
+                )
+            )
         elif kind == "max_order_notional":
             ok = notional <= v
-            add(CR(kind, ok, notional, v, rule.id, rule.version, "" if ok else "ORDER_NOTIONAL_LIMIT",
-                   "" if ok else f"Order notional {notional:.2f} exceeds {v} {acct['base_ccy']}"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    notional,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "ORDER_NOTIONAL_LIMIT",
+                    "" if ok else f"Order notional {notional:.2f} exceeds {v} {acct['base_ccy']}",
+                )
+            )
         elif kind == "price_band_pct":
             worst = cache.get("band")
             if worst is None:
@@ -420,8 +595,18 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
                             worst = dev
                 cache["band"] = worst
             ok = worst <= v
-            add(CR(kind, ok, worst, v, rule.id, rule.version, "" if ok else "PRICE_BAND",
-                   "" if ok else f"Price is {worst:.4f}% away from the market {ref}; band is {v}%"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    worst,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "PRICE_BAND",
+                    "" if ok else f"Price is {worst:.4f}% away from the market {ref}; band is {v}%",
+                )
+            )
         elif kind == "max_position_size" or kind == "max_position_notional":
             by_strategy = rule.scope == "strategy" and req.strategy_id is not None
             base_pos = inp["strategy_position"] if by_strategy else pos
@@ -435,8 +620,18 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
                 measured = after * mark_unit
                 code = "POSITION_NOTIONAL_LIMIT"
             ok = after <= limit_qty or after < abs(base_pos)
-            add(CR(kind, ok, measured, v, rule.id, rule.version, "" if ok else code,
-                   "" if ok else f"Resulting position {measured} would exceed {v}"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    measured,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else code,
+                    "" if ok else f"Resulting position {measured} would exceed {v}",
+                )
+            )
             if not reducing:
                 if by_strategy:
                     key = f"q:s{'b' if buy else 's'}:{req.strategy_id}:{iid}"
@@ -450,12 +645,30 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
                 ok = reducing or after <= v
             else:
                 after, ok = None, reducing
-            add(CR(kind, ok, after, v, rule.id, rule.version, "" if ok else "LEVERAGE_LIMIT",
-                   "" if ok else f"Gross leverage would be {after} > {v}"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    after,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "LEVERAGE_LIMIT",
+                    "" if ok else f"Gross leverage would be {after} > {v}",
+                )
+            )
             if not reducing and equity > 0:
-                plan_items.append(ReservationItem(kind, [f"n:a:{aid}"], _cents_up(exposure),
-                                                  _cents_down(v * equity - acct["gross"]), cents,
-                                                  "LEVERAGE_LIMIT", rule))
+                plan_items.append(
+                    ReservationItem(
+                        kind,
+                        [f"n:a:{aid}"],
+                        _cents_up(exposure),
+                        _cents_down(v * equity - acct["gross"]),
+                        cents,
+                        "LEVERAGE_LIMIT",
+                        rule,
+                    )
+                )
         elif kind == "daily_loss":
             if rule.scope == "strategy" and strat is not None:
                 pnl = strat["pnl"]
@@ -463,65 +676,169 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
                 pnl = equity - acct["session_start_equity"]
             loss = -pnl if pnl < 0 else ZERO
             ok = reducing or loss <= v
-            add(CR(kind, ok, loss, v, rule.id, rule.version, "" if ok else "DAILY_LOSS_LIMIT",
-                   "" if ok else f"Daily loss {loss:.2f} exceeds {v}"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    loss,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "DAILY_LOSS_LIMIT",
+                    "" if ok else f"Daily loss {loss:.2f} exceeds {v}",
+                )
+            )
         elif kind == "max_drawdown_pct":
             dd = cache.get("dd")
             if dd is None:
                 peak = max(acct["peak_equity"], equity)
                 dd = cache["dd"] = (peak - equity) / peak * HUNDRED if peak > 0 else HUNDRED
             ok = reducing or dd <= v
-            add(CR(kind, ok, dd, v, rule.id, rule.version, "" if ok else "DRAWDOWN_LIMIT",
-                   "" if ok else f"Drawdown {dd:.4f}% exceeds {v}%"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    dd,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "DRAWDOWN_LIMIT",
+                    "" if ok else f"Drawdown {dd:.4f}% exceeds {v}%",
+                )
+            )
         elif kind == "correlation_exposure":
             grp = inp["correlation"][str(rule.id)]
             gross = grp["gross"]
             after = gross - abs(cur_inst) + abs(cur_inst + signed_exposure)
             ok = after <= v or after <= gross
-            add(CR(kind, ok, after, v, rule.id, rule.version, "" if ok else "CORRELATION_LIMIT",
-                   "" if ok else f"Exposure to correlated group {grp['group']} would be {after:.2f} > {v}"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    after,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "CORRELATION_LIMIT",
+                    "" if ok else f"Exposure to correlated group {grp['group']} would be {after:.2f} > {v}",
+                )
+            )
             if not reducing:
-                plan_items.append(ReservationItem(kind, [f"n:i:{aid}:{j}" for j in grp["group"]],
-                                                  _cents_up(exposure), _cents_down(v - gross), cents,
-                                                  "CORRELATION_LIMIT", rule))
+                plan_items.append(
+                    ReservationItem(
+                        kind,
+                        [f"n:i:{aid}:{j}" for j in grp["group"]],
+                        _cents_up(exposure),
+                        _cents_down(v - gross),
+                        cents,
+                        "CORRELATION_LIMIT",
+                        rule,
+                    )
+                )
         elif kind == "sector_gross_pct":
             sg = inp["sector_gross"]
             after = sg - abs(cur_inst) + abs(cur_inst + signed_exposure)
             pct = after / equity * HUNDRED if equity > 0 else None
             ok = after <= sg or (pct is not None and pct <= v)
-            add(CR(kind, ok, pct, v, rule.id, rule.version, "" if ok else "SECTOR_GROSS_LIMIT",
-                   "" if ok else f"Sector gross exposure would be {pct}% > {v}%"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    pct,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "SECTOR_GROSS_LIMIT",
+                    "" if ok else f"Sector gross exposure would be {pct}% > {v}%",
+                )
+            )
             if not reducing and equity > 0:
-                plan_items.append(ReservationItem(kind, [f"n:sec:{aid}:{sector_id}"], _cents_up(exposure),
-                                                  _cents_down(v / HUNDRED * equity - sg), cents,
-                                                  "SECTOR_GROSS_LIMIT", rule))
+                plan_items.append(
+                    ReservationItem(
+                        kind,
+                        [f"n:sec:{aid}:{sector_id}"],
+                        _cents_up(exposure),
+                        _cents_down(v / HUNDRED * equity - sg),
+                        cents,
+                        "SECTOR_GROSS_LIMIT",
+                        rule,
+                    )
+                )
         elif kind == "sector_net_pct":
             before = inp["sector_net"]
             after = before + signed_exposure
             pct = abs(after) / equity * HUNDRED if equity > 0 else None
             ok = abs(after) <= abs(before) or (pct is not None and pct <= v)
-            add(CR(kind, ok, pct, v, rule.id, rule.version, "" if ok else "SECTOR_NET_LIMIT",
-                   "" if ok else f"Sector net exposure would be {pct}% > {v}%"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    pct,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "SECTOR_NET_LIMIT",
+                    "" if ok else f"Sector net exposure would be {pct}% > {v}%",
+                )
+            )
         elif kind == "risk_budget":
             if strat is None:
                 continue
             loss = -strat["pnl"] if strat["pnl"] < 0 else ZERO
             consumed = strat["gross"] + (ZERO if reducing else exposure) + loss
             ok = reducing or consumed <= v
-            add(CR(kind, ok, consumed, v, rule.id, rule.version, "" if ok else "RISK_BUDGET_LIMIT",
-                   "" if ok else f"Strategy risk budget use would be {consumed:.2f} > {v}"))
+            add(
+                CR(
+                    kind,
+                    ok,
+                    consumed,
+                    v,
+                    rule.id,
+                    rule.version,
+                    "" if ok else "RISK_BUDGET_LIMIT",
+                    "" if ok else f"Strategy risk budget use would be {consumed:.2f} > {v}",
+                )
+            )
             if not reducing:
-                plan_items.append(ReservationItem(kind, [f"n:s:{req.strategy_id}"], _cents_up(exposure),
-                                                  _cents_down(v - consumed + exposure), cents,
-                                                  "RISK_BUDGET_LIMIT", rule))
+                plan_items.append(
+                    ReservationItem(
+                        kind,
+                        [f"n:s:{req.strategy_id}"],
+                        _cents_up(exposure),
+                        _cents_down(v - consumed + exposure),
+                        cents,
+                        "RISK_BUDGET_LIMIT",
+                        rule,
+                    )
+                )
         elif kind == "instrument_list":
             params = rule.params
             if iid in (params.get("blocked") or ()):
-                add(CR(kind, False, iid, None, rule.id, rule.version, "INSTRUMENT_BLOCKED",
-                       f"{iid} is on the blocked list"))
+                add(
+                    CR(
+                        kind,
+                        False,
+                        iid,
+                        None,
+                        rule.id,
+                        rule.version,
+                        "INSTRUMENT_BLOCKED",
+                        f"{iid} is on the blocked list",
+                    )
+                )
             elif params.get("allowed") and iid not in params["allowed"]:
-                add(CR(kind, False, iid, None, rule.id, rule.version, "INSTRUMENT_NOT_ALLOWED",
-                       f"{iid} is not on the allowed list"))
+                add(
+                    CR(
+                        kind,
+                        False,
+                        iid,
+                        None,
+                        rule.id,
+                        rule.version,
+                        "INSTRUMENT_NOT_ALLOWED",
+                        f"{iid} is not on the allowed list",
+                    )
+                )
             else:
                 add(CR(kind, True, iid, None, rule.id, rule.version, "", ""))
         elif kind == "max_open_orders":
@@ -529,8 +846,9 @@ def evaluate(req: OrderRequest, inp: dict[str, Any], *, max_snapshot_age: float,
             plan_items.append(ReservationItem(kind, [f"oo:{entity}"], 1, int(v), ONE_D, "OPEN_ORDERS_LIMIT", rule))
         elif kind == "order_rate":
             entity = _scope_entity(rule, req, sector_id)
-            rates.append(RateItem(kind, f"ni:risk:rate:{rule.id}:{entity}", int(rule.window_seconds or 1) * 1000,
-                                  int(v), rule))
+            rates.append(
+                RateItem(kind, f"ni:risk:rate:{rule.id}:{entity}", int(rule.window_seconds or 1) * 1000, int(v), rule)
+            )
 
     if any(not r.passed for r in results):
         return results, None
@@ -562,16 +880,33 @@ def evaluate_reservation(plan: ReservationPlan, seen: list[int]) -> list[CheckRe
         total = cur + item.amount
         passed = total <= item.headroom
         rule = item.rule
-        out.append(CheckResult(
-            f"{item.name}:in_flight", passed, total * item.scale, item.headroom * item.scale,
-            rule.id if rule else None, rule.version if rule else None,
-            "" if passed else item.reason_code,
-            "" if passed else f"With orders in flight in every process ({cur * item.scale}) this order "
-                              f"({item.amount * item.scale}) would exceed {item.headroom * item.scale}",
-        ))
+        out.append(
+            CheckResult(
+                f"{item.name}:in_flight",
+                passed,
+                total * item.scale,
+                item.headroom * item.scale,
+                rule.id if rule else None,
+                rule.version if rule else None,
+                "" if passed else item.reason_code,
+                ""
+                if passed
+                else f"With orders in flight in every process ({cur * item.scale}) this order "
+                f"({item.amount * item.scale}) would exceed {item.headroom * item.scale}",
+            )
+        )
     for rate, count in zip(plan.rates, seen[n:], strict=True):
         passed = count + 1 <= rate.limit
-        out.append(CheckResult(rate.name, passed, count + 1, rate.limit, rate.rule.id, rate.rule.version,
-                               "" if passed else "ORDER_RATE_LIMIT",
-                               "" if passed else f"{count + 1} orders in {rate.window_ms // 1000}s exceeds {rate.limit}"))
+        out.append(
+            CheckResult(
+                rate.name,
+                passed,
+                count + 1,
+                rate.limit,
+                rate.rule.id,
+                rate.rule.version,
+                "" if passed else "ORDER_RATE_LIMIT",
+                "" if passed else f"{count + 1} orders in {rate.window_ms // 1000}s exceeds {rate.limit}",
+            )
+        )
     return out

@@ -80,8 +80,9 @@ def _reject(request, code: str, message: str, started: float, process: str, inpu
 
 
 class LiveTradingRiskGate:
-    def __init__(self, config: dict[str, Any] | None = None, *, runtime: GateRuntime | None = None,
-                 reserve: bool = True) -> None:
+    def __init__(
+        self, config: dict[str, Any] | None = None, *, runtime: GateRuntime | None = None, reserve: bool = True
+    ) -> None:
         config = config or {}
         self._runtime = runtime
         self.reserve = reserve
@@ -106,21 +107,30 @@ class LiveTradingRiskGate:
             runtime = self.runtime
             snap = runtime.snapshot
             if snap is None:
-                decision = _reject(request, "SNAPSHOT_UNAVAILABLE",
-                                   f"The gate has no risk snapshot ({runtime.last_error or 'not loaded'})",
-                                   started, self.process)
+                decision = _reject(
+                    request,
+                    "SNAPSHOT_UNAVAILABLE",
+                    f"The gate has no risk snapshot ({runtime.last_error or 'not loaded'})",
+                    started,
+                    self.process,
+                )
             elif not runtime.connected:
-                decision = _reject(request, "GATE_CHANNEL_DOWN",
-                                   "The gate lost its change feed and may have missed a kill switch", started,
-                                   self.process)
+                decision = _reject(
+                    request,
+                    "GATE_CHANNEL_DOWN",
+                    "The gate lost its change feed and may have missed a kill switch",
+                    started,
+                    self.process,
+                )
             else:
                 decision = self._decide(request, snap, started)
         except OrderRequestError as exc:
             decision = _reject(request, "INVALID_ORDER", str(exc), started, self.process)
         except Exception as exc:
             logger.exception("risk gate error")
-            decision = _reject(request, "GATE_ERROR", f"The gate could not evaluate the order: {exc}", started,
-                               self.process)
+            decision = _reject(
+                request, "GATE_ERROR", f"The gate could not evaluate the order: {exc}", started, self.process
+            )
         self.stats["approved" if decision.approved else "rejected"] += 1
         for code in decision.reason_codes:
             self.stats[f"reason:{code}"] += 1
@@ -138,8 +148,9 @@ class LiveTradingRiskGate:
         inputs = gather_inputs(snap, request, now=time.time())
         inputs["max_snapshot_age"] = self.max_snapshot_age
         inputs["max_quote_age"] = self.max_quote_age
-        results, plan = evaluate(request, inputs, max_snapshot_age=self.max_snapshot_age,
-                                 max_quote_age=self.max_quote_age)
+        results, plan = evaluate(
+            request, inputs, max_snapshot_age=self.max_snapshot_age, max_quote_age=self.max_quote_age
+        )
         reserved = False
         if plan is not None and self.reserve:
             lots = int(request.quantity / inputs["instrument"]["lot"])
@@ -150,9 +161,14 @@ class LiveTradingRiskGate:
             }
             ok, seen = reservation.reserve(client_order_id=request.client_order_id, lots=lots, plan_json=plan_json)
             if ok == -1:
-                return _reject(request, "DUPLICATE_ORDER_ID",
-                               f"An order {request.client_order_id} already holds a reservation", started,
-                               self.process, inputs)
+                return _reject(
+                    request,
+                    "DUPLICATE_ORDER_ID",
+                    f"An order {request.client_order_id} already holds a reservation",
+                    started,
+                    self.process,
+                    inputs,
+                )
             inputs["reserved"] = seen
             more = evaluate_reservation(plan, seen)
             results.extend(more)
@@ -205,8 +221,8 @@ class LiveTradingRiskGate:
             "limits": len(snap.limits) if snap else 0,
             "positions": len(snap.positions) if snap else 0,
             "kill_switches": [
-                {"scope": s, "target": t, "mode": m, "reason": r} for (s, t), (m, r) in (snap.kill_switches.items()
-                                                                                      if snap else [])
+                {"scope": s, "target": t, "mode": m, "reason": r}
+                for (s, t), (m, r) in (snap.kill_switches.items() if snap else [])
             ],
             "approved": self.stats["approved"],
             "rejected": self.stats["rejected"],

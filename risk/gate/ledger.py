@@ -42,9 +42,7 @@ def inputs_to_json(inp: dict[str, Any]) -> dict[str, Any]:
 
 def inputs_from_json(data: dict[str, Any]) -> dict[str, Any]:
     inp = dict(data)
-    inp["limits"] = [
-        LimitRule(**{**r, "value": Decimal(r["value"])}) for r in data.get("limits", [])
-    ]
+    inp["limits"] = [LimitRule(**{**r, "value": Decimal(r["value"])}) for r in data.get("limits", [])]
     by_id = {r.id: r for r in inp["limits"]}
     inp["effective"] = [by_id[i] for i in data.get("effective", [])] or None
     if isinstance(data.get("instrument"), dict):
@@ -59,6 +57,7 @@ def inputs_from_json(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(data.get("strategy"), dict):
         inp["strategy"] = {k: _d(v) for k, v in data["strategy"].items()}
     if "correlation" in data:
-        inp["correlation"] = {k: {"group": g["group"], "gross": Decimal(g["gross"])}
-                              for k, g in data["correlation"].items()}
+        inp["correlation"] = {
+            k: {"group": g["group"], "gross": Decimal(g["gross"])} for k, g in data["correlation"].items()
+        }
     return inp

@@ -57,9 +57,12 @@ def account_equity_marks(account_ids: list[int]) -> tuple[dict[int, Decimal], di
         for acc, at, value in rows:
             if acc not in opening or at > opening[acc][0]:
                 opening[acc] = (at, value)
-        for acc, peak in model.objects.filter(account_id__in=account_ids).values("account_id").annotate(
-            peak=Max(value_field)
-        ).values_list("account_id", "peak"):
+        for acc, peak in (
+            model.objects.filter(account_id__in=account_ids)
+            .values("account_id")
+            .annotate(peak=Max(value_field))
+            .values_list("account_id", "peak")
+        ):
             if peak is not None and peak > peaks.get(acc, Decimal(0)):
                 peaks[acc] = peak
     return {acc: v for acc, (_at, v) in opening.items()}, peaks
@@ -97,8 +100,18 @@ def snapshot_data_load() -> dict[str, Any]:
             "target": _scope_target(r),
         }
         for r in RiskLimit.objects.filter(enabled=True).values(
-            "id", "version", "kind", "value", "currency", "window_seconds", "params", "scope",
-            "account_id", "strategy_id", "instrument__instrument_id", "sector_id",
+            "id",
+            "version",
+            "kind",
+            "value",
+            "currency",
+            "window_seconds",
+            "params",
+            "scope",
+            "account_id",
+            "strategy_id",
+            "instrument__instrument_id",
+            "sector_id",
         )
     ]
     instruments = [
@@ -117,8 +130,18 @@ def snapshot_data_load() -> dict[str, Any]:
             "quote_ccy": i["quote_currency"],
         }
         for i in Instrument.objects.values(
-            "id", "instrument_id", "sector_id", "asset_class", "tradable", "tick_size", "lot_size", "min_quantity",
-            "max_quantity", "multiplier", "base_currency", "quote_currency",
+            "id",
+            "instrument_id",
+            "sector_id",
+            "asset_class",
+            "tradable",
+            "tick_size",
+            "lot_size",
+            "min_quantity",
+            "max_quantity",
+            "multiplier",
+            "base_currency",
+            "quote_currency",
         )
     ]
     inst_ids = {i["pk"]: i["instrument_id"] for i in instruments}
@@ -149,14 +172,17 @@ def snapshot_data_load() -> dict[str, Any]:
             "avg_price": p["avg_price"],
             "realized_pnl": p["realized_pnl"],
         }
-        for p in Position.objects.values("account_id", "instrument_id", "strategy_id", "quantity", "avg_price",
-                                         "realized_pnl")
+        for p in Position.objects.values(
+            "account_id", "instrument_id", "strategy_id", "quantity", "avg_price", "realized_pnl"
+        )
     ]
     kill_switches = []
     for k in KillSwitch.objects.filter(engaged=True).values(
         "scope", "mode", "reason", "account_id", "strategy_id", "instrument__instrument_id", "sector_id"
     ):
-        kill_switches.append({"scope": k["scope"], "target": _scope_target(k), "mode": k["mode"], "reason": k["reason"]})
+        kill_switches.append(
+            {"scope": k["scope"], "target": _scope_target(k), "mode": k["mode"], "reason": k["reason"]}
+        )
     raw_corr = redis_client().get(CORRELATIONS_KEY)
     return {
         "limits": limits,

@@ -30,8 +30,9 @@ def decision_replay(decision) -> ReplayResult:
         return ReplayResult(decision.approved, stored_checks, list(decision.reason_codes), True, [])
     request = OrderRequest.from_json(decision.request)
     inp = inputs_from_json(decision.snapshot)
-    results, plan = evaluate(request, inp, max_snapshot_age=float(inp["max_snapshot_age"]),
-                             max_quote_age=float(inp["max_quote_age"]))
+    results, plan = evaluate(
+        request, inp, max_snapshot_age=float(inp["max_snapshot_age"]), max_quote_age=float(inp["max_quote_age"])
+    )
     if plan is not None and inp.get("reserved") is not None:
         results.extend(evaluate_reservation(plan, [int(x) for x in inp["reserved"]]))
     codes = [r.reason_code for r in results if not r.passed]

@@ -89,7 +89,9 @@ def order_request_build(
         raise OrderRequestError("client_order_id", "must be a non-empty string of at most 64 characters")
     if not isinstance(account_id, int) or isinstance(account_id, bool) or account_id <= 0:
         raise OrderRequestError("account_id", "must be a positive integer")
-    if strategy_id is not None and (not isinstance(strategy_id, int) or isinstance(strategy_id, bool) or strategy_id <= 0):
+    if strategy_id is not None and (
+        not isinstance(strategy_id, int) or isinstance(strategy_id, bool) or strategy_id <= 0
+    ):
         raise OrderRequestError("strategy_id", "must be a positive integer or null")
     if not instrument_id or not isinstance(instrument_id, str):
         raise OrderRequestError("instrument_id", "is required")

@@ -40,7 +40,9 @@ end
 """
 
 # KEYS: counters, settle zset, record key. ARGV: now_ms, order id, payload JSON.
-RESERVE_LUA = _PRUNE + """
+RESERVE_LUA = (
+    _PRUNE
+    + """
 if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end
 local p = cjson.decode(ARGV[3])
 local now = tonumber(ARGV[1])
@@ -74,9 +76,12 @@ end
 table.insert(out, 1, ok)
 return out
 """
+)
 
 # KEYS: counters, settle zset, record key. ARGV: now_ms, order id, filled lots, "fill"|"final", settle ms.
-RELEASE_LUA = _PRUNE + """
+RELEASE_LUA = (
+    _PRUNE
+    + """
 local rec = redis.call('HGETALL', KEYS[3])
 if #rec == 0 then return 0 end
 local h = {}
@@ -102,7 +107,8 @@ for k, v in pairs(h) do
       end
       local d = after - before
       if d ~= 0 then
-        redis.call('ZADD', KEYS[2], expiry, k .. '|' .. string.format('%d', d) .. '|' .. ARGV[2] .. '|' .. string.format('%d', filled))
+        local member = k .. '|' .. string.format('%d', d) .. '|' .. ARGV[2] .. '|' .. string.format('%d', filled)
+        redis.call('ZADD', KEYS[2], expiry, member)
       end
       if final then
         local rem = orig - after
@@ -114,6 +120,7 @@ end
 if final then redis.call('DEL', KEYS[3]) else redis.call('HSET', KEYS[3], '_filled', string.format('%d', filled)) end
 return 1
 """
+)
 
 
 class _Scripts:
@@ -138,15 +145,19 @@ def reserve(*, client_order_id: str, lots: int, plan_json: dict) -> tuple[int, l
     """Returns (ok, seen counters). ok: 1 reserved, 0 refused, -1 already reserved under this id."""
     payload = json.dumps({**plan_json, "lots": str(lots)}, separators=(",", ":"))
     s = _scripts.get()
-    out = s.reserve(keys=[COUNTERS, SETTLE, RECORD_PREFIX + client_order_id],
-                    args=[int(time.time() * 1000), client_order_id, payload])
+    out = s.reserve(
+        keys=[COUNTERS, SETTLE, RECORD_PREFIX + client_order_id],
+        args=[int(time.time() * 1000), client_order_id, payload],
+    )
     return int(out[0]), [int(x) for x in out[1:]]
 
 
 def _release(client_order_id: str, filled_lots: int, mode: str) -> bool:
     s = _scripts.get()
-    out = s.release(keys=[COUNTERS, SETTLE, RECORD_PREFIX + client_order_id],
-                    args=[int(time.time() * 1000), client_order_id, int(filled_lots), mode, SETTLE_MS])
+    out = s.release(
+        keys=[COUNTERS, SETTLE, RECORD_PREFIX + client_order_id],
+        args=[int(time.time() * 1000), client_order_id, int(filled_lots), mode, SETTLE_MS],
+    )
     return bool(out)
 
 

@@ -143,15 +143,29 @@ class GateRuntime:
             kind = msg.get("type")
             snap = self.snapshot
             if kind == "kill_switch" and snap is not None:
-                snap.apply_kill_switch(scope=msg["scope"], target=msg.get("target"), engaged=bool(msg["engaged"]),
-                                       mode=msg.get("mode", "halt"), reason=msg.get("reason", ""))
+                snap.apply_kill_switch(
+                    scope=msg["scope"],
+                    target=msg.get("target"),
+                    engaged=bool(msg["engaged"]),
+                    mode=msg.get("mode", "halt"),
+                    reason=msg.get("reason", ""),
+                )
             elif kind == "position" and snap is not None and msg.get("instrument_pk") in snap.instruments_by_pk:
-                snap.apply_position(account=msg["account"], instrument_id=snap.instruments_by_pk[msg["instrument_pk"]],
-                                    strategy=msg.get("strategy"), quantity=Decimal(msg["quantity"]),
-                                    avg_price=Decimal(msg["avg_price"]), realized_pnl=Decimal(msg["realized_pnl"]))
+                snap.apply_position(
+                    account=msg["account"],
+                    instrument_id=snap.instruments_by_pk[msg["instrument_pk"]],
+                    strategy=msg.get("strategy"),
+                    quantity=Decimal(msg["quantity"]),
+                    avg_price=Decimal(msg["avg_price"]),
+                    realized_pnl=Decimal(msg["realized_pnl"]),
+                )
             elif kind == "balance" and snap is not None:
-                snap.apply_balance(account=msg["account"], currency=msg["currency"], total=Decimal(msg["total"]),
-                                   locked=Decimal(msg["locked"]))
+                snap.apply_balance(
+                    account=msg["account"],
+                    currency=msg["currency"],
+                    total=Decimal(msg["total"]),
+                    locked=Decimal(msg["locked"]),
+                )
             else:
                 self.reload()
             self.messages += 1

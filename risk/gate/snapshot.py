@@ -235,8 +235,16 @@ class GateSnapshot:
             self.recompute_strategy(sid)
 
     # -- incremental updates (from the gate channel) -------------------------
-    def apply_position(self, *, account: int, instrument_id: str, strategy: int | None, quantity: Decimal,
-                       avg_price: Decimal, realized_pnl: Decimal) -> None:
+    def apply_position(
+        self,
+        *,
+        account: int,
+        instrument_id: str,
+        strategy: int | None,
+        quantity: Decimal,
+        avg_price: Decimal,
+        realized_pnl: Decimal,
+    ) -> None:
         old = self.positions.get((account, instrument_id, strategy))
         old_qty = old[0] if old else ZERO
         self.positions[(account, instrument_id, strategy)] = (quantity, avg_price, realized_pnl)

@@ -13,8 +13,9 @@ from typing import Any
 from risk.gate.snapshot import ZERO, GateSnapshot, LimitRule
 
 HUNDRED = Decimal(100)
-PER_ORDER_KINDS = frozenset({"max_order_quantity", "max_order_notional", "price_band_pct", "instrument_list",
-                             "order_rate"})
+PER_ORDER_KINDS = frozenset(
+    {"max_order_quantity", "max_order_notional", "price_band_pct", "instrument_list", "order_rate"}
+)
 
 
 def _accounts_in_scope(snap: GateSnapshot, rule: LimitRule) -> list[int]:
@@ -107,8 +108,10 @@ def measure(snap: GateSnapshot, rule: LimitRule, counters: dict[str, int] | None
             threshold = float(rule.params.get("threshold", 0.8))
             for iid in state.inst_notional:
                 group = [iid] + [j for j, rho in snap.correlations.get(iid, {}).items() if rho >= threshold]
-                consider(sum((abs(state.inst_notional.get(j, ZERO)) for j in set(group)), ZERO),
-                         f"account {aid} group of {iid}")
+                consider(
+                    sum((abs(state.inst_notional.get(j, ZERO)) for j in set(group)), ZERO),
+                    f"account {aid} group of {iid}",
+                )
     return (best if best is not None else ZERO), where
 
 
@@ -125,16 +128,18 @@ def limit_utilisation(snap: GateSnapshot, *, counters: dict[str, int] | None = N
         else:
             util = measured / rule.value * HUNDRED
             breached = measured > rule.value
-        out.append({
-            "limit_id": rule.id,
-            "version": rule.version,
-            "kind": rule.kind,
-            "scope": rule.scope,
-            "target": rule.target,
-            "value": rule.value,
-            "measured": measured,
-            "where": where,
-            "utilisation_pct": util.quantize(Decimal("0.01")) if util is not None else None,
-            "breached": breached,
-        })
+        out.append(
+            {
+                "limit_id": rule.id,
+                "version": rule.version,
+                "kind": rule.kind,
+                "scope": rule.scope,
+                "target": rule.target,
+                "value": rule.value,
+                "measured": measured,
+                "where": where,
+                "utilisation_pct": util.quantize(Decimal("0.01")) if util is not None else None,
+                "breached": breached,
+            }
+        )
     return out

@@ -12,8 +12,11 @@ D = Decimal
 def set_quote(instrument_id: str, bid: str, ask: str | None = None, last: str | None = None) -> None:
     from monitoring.redis_client import redis_client
 
-    redis_client().hset("ni:quotes", instrument_id, json.dumps(
-        {"bid": bid, "ask": ask or bid, "last": last or bid, "ts": time.time_ns(), "source": "TEST"}))
+    redis_client().hset(
+        "ni:quotes",
+        instrument_id,
+        json.dumps({"bid": bid, "ask": ask or bid, "last": last or bid, "ts": time.time_ns(), "source": "TEST"}),
+    )
 
 
 def wait_until(predicate, timeout: float = 5.0, what: str = "condition"):
@@ -42,8 +45,11 @@ def desk(transactional_db):
     CashBalance.objects.update_or_create(account=account, currency="USD", defaults={"total": D("1000000")})
     for inst in Instrument.objects.filter(venue__code="SIM"):
         set_quote(inst.instrument_id, "1.25")
-    return {"account": account, "eur": Instrument.objects.get(instrument_id="EUR/USD.SIM"),
-            "gbp": Instrument.objects.get(instrument_id="GBP/USD.SIM")}
+    return {
+        "account": account,
+        "eur": Instrument.objects.get(instrument_id="EUR/USD.SIM"),
+        "gbp": Instrument.objects.get(instrument_id="GBP/USD.SIM"),
+    }
 
 
 @pytest.fixture
@@ -67,16 +73,34 @@ def gate(runtime):
 _seq = 0
 
 
-def order(desk, *, side="BUY", qty="1000", order_type="MARKET", price=None, trigger=None, instrument="EUR/USD.SIM",
-          strategy=None, reduce_only=False, coid=None):
+def order(
+    desk,
+    *,
+    side="BUY",
+    qty="1000",
+    order_type="MARKET",
+    price=None,
+    trigger=None,
+    instrument="EUR/USD.SIM",
+    strategy=None,
+    reduce_only=False,
+    coid=None,
+):
     from risk.gate import order_request_build
 
     global _seq
     _seq += 1
     return order_request_build(
-        client_order_id=coid or f"T-{time.time_ns()}-{_seq}", account_id=desk["account"].pk, instrument_id=instrument,
-        side=side, order_type=order_type, quantity=D(qty), price=D(price) if price else None,
-        trigger_price=D(trigger) if trigger else None, strategy_id=strategy, reduce_only=reduce_only,
+        client_order_id=coid or f"T-{time.time_ns()}-{_seq}",
+        account_id=desk["account"].pk,
+        instrument_id=instrument,
+        side=side,
+        order_type=order_type,
+        quantity=D(qty),
+        price=D(price) if price else None,
+        trigger_price=D(trigger) if trigger else None,
+        strategy_id=strategy,
+        reduce_only=reduce_only,
     )
 
 
@@ -90,5 +114,8 @@ def position(desk, qty: str, *, instrument=None, avg="1.25", strategy=None):
     from portfolio.models import Position
 
     return Position.objects.update_or_create(
-        account=desk["account"], instrument=instrument or desk["eur"], strategy=strategy,
-        defaults={"quantity": D(qty), "avg_price": D(avg)})[0]
+        account=desk["account"],
+        instrument=instrument or desk["eur"],
+        strategy=strategy,
+        defaults={"quantity": D(qty), "avg_price": D(avg)},
+    )[0]

@@ -33,8 +33,14 @@ def main() -> None:
     tag = f"{os.getpid()}"
 
     def request(n: int, side: str = "BUY", qty: str = "10000"):
-        return order_request_build(client_order_id=f"C-{tag}-{n}-{time.time_ns()}", account_id=account_id,
-                                   instrument_id=instrument, side=side, order_type="MARKET", quantity=Decimal(qty))
+        return order_request_build(
+            client_order_id=f"C-{tag}-{n}-{time.time_ns()}",
+            account_id=account_id,
+            instrument_id=instrument,
+            side=side,
+            order_type="MARKET",
+            quantity=Decimal(qty),
+        )
 
     if mode == "race":
         count = int(sys.argv[4])

@@ -76,8 +76,9 @@ def test_kill_switch_survives_restart_of_every_process(desk, role_users):
     from monitoring.roles import Role
     from risk.killswitch import kill_switch_disengage, kill_switch_engage
 
-    kill_switch_engage(scope="account", target=desk["account"].pk, mode="halt", reason="desk closed",
-                       user=role_users[Role.ADMIN])
+    kill_switch_engage(
+        scope="account", target=desk["account"].pk, mode="halt", reason="desk closed", user=role_users[Role.ADMIN]
+    )
     # Redis loses everything (a restart without persistence): PostgreSQL still holds the state.
     redis_client().flushall()
     from tests.risk.conftest import set_quote
@@ -133,8 +134,9 @@ def test_kill_switch_needs_a_reason_and_a_risk_manager_and_is_audited(desk, role
     assert "target" in err.value.message_dict
     assert not KillSwitch.objects.exists()
 
-    ks = kill_switch_engage(scope="instrument", target="EUR/USD.SIM", mode="halt", reason="bad feed",
-                            user=role_users[Role.RISK_MANAGER])
+    ks = kill_switch_engage(
+        scope="instrument", target="EUR/USD.SIM", mode="halt", reason="bad feed", user=role_users[Role.RISK_MANAGER]
+    )
     assert KillSwitchEvent.objects.filter(kill_switch=ks, engaged=True, reason="bad feed").count() == 1
     log = AuditLog.objects.get(action="kill_switch.engage")
     assert log.actor == role_users[Role.RISK_MANAGER] and log.changes == {"engaged": [False, True]}
@@ -160,7 +162,9 @@ def test_flatten_preview_lists_orders_without_sending_them(desk, role_users):
     position(desk, "-20000", instrument=desk["gbp"])
     preview = flatten_preview(scope="account", target=desk["account"].pk)
     assert [(p["instrument_id"], p["side"], p["quantity"]) for p in preview] == [
-        ("EUR/USD.SIM", "SELL", "50000.0000000000"), ("GBP/USD.SIM", "BUY", "20000.0000000000")]
+        ("EUR/USD.SIM", "SELL", "50000.0000000000"),
+        ("GBP/USD.SIM", "BUY", "20000.0000000000"),
+    ]
     assert all(p["reduce_only"] for p in preview)
     assert not Order.objects.exists()
     _ = D

@@ -21,8 +21,9 @@ def _cash(desk, total: str) -> None:
 def _peak(desk, value: str) -> None:
     from portfolio.models import PortfolioSnapshot
 
-    PortfolioSnapshot.objects.create(at=timezone.now() - timedelta(days=1), account=desk["account"],
-                                     total_value=D(value), cash=D(value))
+    PortfolioSnapshot.objects.create(
+        at=timezone.now() - timedelta(days=1), account=desk["account"], total_value=D(value), cash=D(value)
+    )
 
 
 def _strategy():
@@ -34,51 +35,82 @@ def _strategy():
 def _correlate():
     from monitoring.redis_client import redis_client
 
-    redis_client().set("ni:risk:correlations", json.dumps(
-        {"matrix": {"EUR/USD.SIM": {"GBP/USD.SIM": 0.9}, "GBP/USD.SIM": {"EUR/USD.SIM": 0.9}}}))
+    redis_client().set(
+        "ni:risk:correlations",
+        json.dumps({"matrix": {"EUR/USD.SIM": {"GBP/USD.SIM": 0.9}, "GBP/USD.SIM": {"EUR/USD.SIM": 0.9}}}),
+    )
 
 
 # name: (setup(desk) -> extra order kwargs, [(order kwargs, passes)] for under / at / over, reason)
 CASES = {
     "max_order_quantity": (
         lambda d: limit("max_order_quantity", "10000"),
-        [{"qty": "9000"}, {"qty": "10000"}, {"qty": "11000"}], "ORDER_QUANTITY_LIMIT"),
+        [{"qty": "9000"}, {"qty": "10000"}, {"qty": "11000"}],
+        "ORDER_QUANTITY_LIMIT",
+    ),
     "max_order_notional": (
         lambda d: limit("max_order_notional", "12500"),  # 10,000 x 1.25
-        [{"qty": "9000"}, {"qty": "10000"}, {"qty": "11000"}], "ORDER_NOTIONAL_LIMIT"),
+        [{"qty": "9000"}, {"qty": "10000"}, {"qty": "11000"}],
+        "ORDER_NOTIONAL_LIMIT",
+    ),
     "price_band_pct": (
         lambda d: limit("price_band_pct", "1"),  # 1% of 1.25 = 0.0125
-        [{"order_type": "LIMIT", "price": "1.26249"}, {"order_type": "LIMIT", "price": "1.26250"},
-         {"order_type": "LIMIT", "price": "1.26251"}], "PRICE_BAND"),
+        [
+            {"order_type": "LIMIT", "price": "1.26249"},
+            {"order_type": "LIMIT", "price": "1.26250"},
+            {"order_type": "LIMIT", "price": "1.26251"},
+        ],
+        "PRICE_BAND",
+    ),
     "max_position_size": (
         lambda d: (limit("max_position_size", "100000"), position(d, "50000")),
-        [{"qty": "49000"}, {"qty": "50000"}, {"qty": "51000"}], "POSITION_SIZE_LIMIT"),
+        [{"qty": "49000"}, {"qty": "50000"}, {"qty": "51000"}],
+        "POSITION_SIZE_LIMIT",
+    ),
     "max_position_size_short": (
         lambda d: (limit("max_position_size", "100000"), position(d, "-50000")),
         [{"side": "SELL", "qty": "49000"}, {"side": "SELL", "qty": "50000"}, {"side": "SELL", "qty": "51000"}],
-        "POSITION_SIZE_LIMIT"),
+        "POSITION_SIZE_LIMIT",
+    ),
     "max_position_notional": (
         lambda d: limit("max_position_notional", "125000", scope="account", account=d["account"]),
-        [{"qty": "99000"}, {"qty": "100000"}, {"qty": "101000"}], "POSITION_NOTIONAL_LIMIT"),
+        [{"qty": "99000"}, {"qty": "100000"}, {"qty": "101000"}],
+        "POSITION_NOTIONAL_LIMIT",
+    ),
     "buying_power": (  # margin: 1,000,000 equity x leverage 10 = 10,000,000 notional
         lambda d: None,
-        [{"qty": "7999000"}, {"qty": "8000000"}, {"qty": "8001000"}], "INSUFFICIENT_BUYING_POWER"),
+        [{"qty": "7999000"}, {"qty": "8000000"}, {"qty": "8001000"}],
+        "INSUFFICIENT_BUYING_POWER",
+    ),
     "min_free_balance": (  # keep 100,000 free: 9,000,000 notional
         lambda d: limit("min_free_balance", "100000"),
-        [{"qty": "7199000"}, {"qty": "7200000"}, {"qty": "7201000"}], "MIN_FREE_BALANCE"),
+        [{"qty": "7199000"}, {"qty": "7200000"}, {"qty": "7201000"}],
+        "MIN_FREE_BALANCE",
+    ),
     "max_leverage": (
         lambda d: limit("max_leverage", "2"),
-        [{"qty": "1599000"}, {"qty": "1600000"}, {"qty": "1601000"}], "LEVERAGE_LIMIT"),
+        [{"qty": "1599000"}, {"qty": "1600000"}, {"qty": "1601000"}],
+        "LEVERAGE_LIMIT",
+    ),
     "sector_gross_pct": (  # 5% of 1,000,000 equity = 50,000 = 40,000 x 1.25
         lambda d: limit("sector_gross_pct", "5", scope="sector", sector=d["eur"].sector),
-        [{"qty": "39000"}, {"qty": "40000"}, {"qty": "41000"}], "SECTOR_GROSS_LIMIT"),
+        [{"qty": "39000"}, {"qty": "40000"}, {"qty": "41000"}],
+        "SECTOR_GROSS_LIMIT",
+    ),
     "sector_net_pct": (
         lambda d: limit("sector_net_pct", "5"),
-        [{"qty": "39000"}, {"qty": "40000"}, {"qty": "41000"}], "SECTOR_NET_LIMIT"),
+        [{"qty": "39000"}, {"qty": "40000"}, {"qty": "41000"}],
+        "SECTOR_NET_LIMIT",
+    ),
     "correlation_exposure": (  # GBP 40,000 x 1.25 = 50,000 held; group limit 75,000
-        lambda d: (_correlate(), position(d, "40000", instrument=d["gbp"]),
-                   limit("correlation_exposure", "75000", params={"threshold": 0.8})),
-        [{"qty": "19000"}, {"qty": "20000"}, {"qty": "21000"}], "CORRELATION_LIMIT"),
+        lambda d: (
+            _correlate(),
+            position(d, "40000", instrument=d["gbp"]),
+            limit("correlation_exposure", "75000", params={"threshold": 0.8}),
+        ),
+        [{"qty": "19000"}, {"qty": "20000"}, {"qty": "21000"}],
+        "CORRELATION_LIMIT",
+    ),
 }
 
 
@@ -211,8 +243,10 @@ def test_reduce_only_order_must_shrink_the_position(desk, gate):
     position(desk, "10000")
     gate.runtime.reload()
     assert gate.validate_order_sync(order(desk, side="SELL", qty="10000", reduce_only=True)).approved
-    assert "REDUCE_ONLY_WOULD_INCREASE" in gate.validate_order_sync(
-        order(desk, side="BUY", qty="1000", reduce_only=True)).reason_codes
+    assert (
+        "REDUCE_ONLY_WOULD_INCREASE"
+        in gate.validate_order_sync(order(desk, side="BUY", qty="1000", reduce_only=True)).reason_codes
+    )
 
 
 def test_decision_records_limit_versions_and_inputs(desk, gate):

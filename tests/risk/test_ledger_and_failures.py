@@ -42,20 +42,42 @@ def test_replay_of_approved_and_rejected_decisions_gives_the_same_answer(desk, g
 def test_invalid_numbers_never_reach_the_arithmetic():
     from risk.gate import OrderRequestError, order_request_build
 
-    base = dict(client_order_id="X", account_id=1, instrument_id="EUR/USD.SIM", side="BUY", order_type="LIMIT",
-                quantity=D("1000"), price=D("1.1"))
-    for field, bad in [("quantity", D("NaN")), ("quantity", D("Infinity")), ("quantity", D("-1")),
-                       ("quantity", D("0")), ("price", D("sNaN")), ("price", D("-1.1")), ("price", 1.1),
-                       ("quantity", "1e30"), ("quantity", "abc")]:
+    base = dict(
+        client_order_id="X",
+        account_id=1,
+        instrument_id="EUR/USD.SIM",
+        side="BUY",
+        order_type="LIMIT",
+        quantity=D("1000"),
+        price=D("1.1"),
+    )
+    for field, bad in [
+        ("quantity", D("NaN")),
+        ("quantity", D("Infinity")),
+        ("quantity", D("-1")),
+        ("quantity", D("0")),
+        ("price", D("sNaN")),
+        ("price", D("-1.1")),
+        ("price", 1.1),
+        ("quantity", "1e30"),
+        ("quantity", "abc"),
+    ]:
         with pytest.raises(OrderRequestError) as err:
             order_request_build(**{**base, field: bad})
         assert err.value.field == field
 
 
 def test_gate_rejects_an_invalid_order_with_the_field_named(desk, gate):
-    d = gate.validate_order_sync({"client_order_id": "Y", "account_id": desk["account"].pk,
-                                  "instrument_id": "EUR/USD.SIM", "side": "BUY", "order_type": "MARKET",
-                                  "quantity": "NaN"})
+    d = gate.validate_order_sync(
+        {
+            "client_order_id": "Y",
+            "account_id": desk["account"].pk,
+            "instrument_id": "EUR/USD.SIM",
+            "side": "BUY",
+            "order_type": "MARKET",
+            "quantity": "NaN",
+        }
+    )
     assert not d.approved and d.reason_codes == ["INVALID_ORDER"] and "quantity" in d.message
 
 
@@ -88,8 +110,9 @@ def test_a_stale_price_rejects(desk, gate):
 
     from monitoring.redis_client import redis_client
 
-    redis_client().hset("ni:quotes", "EUR/USD.SIM", json.dumps({"bid": "1.25", "ask": "1.25", "last": "1.25",
-                                                                "ts": 1_000_000_000}))
+    redis_client().hset(
+        "ni:quotes", "EUR/USD.SIM", json.dumps({"bid": "1.25", "ask": "1.25", "last": "1.25", "ts": 1_000_000_000})
+    )
     gate.runtime.reload()
     assert gate.validate_order_sync(order(desk)).reason_codes == ["PRICE_STALE"]
 

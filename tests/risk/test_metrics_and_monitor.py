@@ -33,15 +33,19 @@ def test_parametric_var_and_es_match_the_hand_computed_reference():
 def test_returns_drawdown_and_stress_by_hand():
     assert metrics.simple_returns([D(100), D(110), D(99)]) == [D("0.1"), D("-0.1")]
     assert metrics.max_drawdown([D(100), D(120), D(90), D(130), D(117)]) == (D(30), D(25))
-    shocks = [{"type": "sector", "target": "currencies", "shock_pct": "-5"},
-              {"type": "instrument", "target": "EUR/USD.SIM", "shock_pct": "-1"},
-              {"type": "volatility", "multiplier": "2"}]
+    shocks = [
+        {"type": "sector", "target": "currencies", "shock_pct": "-5"},
+        {"type": "instrument", "target": "EUR/USD.SIM", "shock_pct": "-1"},
+        {"type": "volatility", "multiplier": "2"},
+    ]
     # value 10,000: -6% = -600, minus 2 sigma (0.01) of 10,000 = -200.
-    assert metrics.stress_position_pnl(value=D(10000), instrument_id="EUR/USD.SIM", sector="currencies",
-                                       sigma=D("0.01"), shocks=shocks) == D(-800)
+    assert metrics.stress_position_pnl(
+        value=D(10000), instrument_id="EUR/USD.SIM", sector="currencies", sigma=D("0.01"), shocks=shocks
+    ) == D(-800)
     assert metrics.validate_shocks([{"type": "sector", "shock_pct": "x"}]) == [
         "shocks[0].shock_pct: must be a finite number (shock_pct within ±100, multiplier > 0)",
-        "shocks[0].target: is required"]
+        "shocks[0].target: is required",
+    ]
 
 
 def test_correlation_matrix_finds_the_correlated_pair():
