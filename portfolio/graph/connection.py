@@ -91,6 +91,8 @@ def _configure() -> None:
             max_transaction_retry_time=2.0,
             max_connection_lifetime=300,
             liveness_check_timeout=30,
+            # "index already exists" and friends are not worth a log line per statement.
+            notifications_min_severity="OFF",
         )
         old = db.driver
         db.set_connection(driver=driver)
