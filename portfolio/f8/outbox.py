@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from monitoring.models import Alert
 from portfolio.f8.alerts import f8_alert_raise
-from portfolio.f8.client import F8Client, F8Error
+from portfolio.f8.client import F8CircuitOpen, F8Client, F8Error
 from portfolio.f8.contract import F8ProtocolError, parse_push_response
 from portfolio.models import F8OutboxItem, Position
 from trading.models import Fill
@@ -191,6 +191,8 @@ def outbox_push(client: F8Client, *, kind: str, batch_size: int = PUSH_BATCH, ma
         try:
             data = client.push(kind, [item.payload for item in items])
             results = parse_push_response(f"POST {kind}s", data, keys)
+        except F8CircuitOpen:
+            raise  # nothing was sent: not an attempt
         except (F8Error, F8ProtocolError) as exc:
             F8OutboxItem.objects.filter(pk__in=[i.pk for i in items]).update(
                 attempts=F("attempts") + 1, last_error=str(exc)[:2000]
