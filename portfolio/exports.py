@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -49,13 +49,20 @@ class TradeFilters:
 
 
 def _moment(value: str, *, field: str, end: bool) -> datetime:
-    parsed = parse_datetime(value)
+    # A bare date is checked first: parse_datetime would read it as midnight, and a date
+    # as the end of a period means "through that day".
+    try:
+        day = parse_date(value) if len(value) == 10 else None
+    except ValueError:
+        raise ValidationError({field: f"{value!r} is not a valid date."})
+    if day is not None:
+        return datetime.combine(day + timedelta(days=1) if end else day, time(0), tzinfo=UTC)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
     if parsed is None:
-        day = parse_date(value)
-        if day is None:
-            raise ValidationError({field: f"{value!r} is not a date (YYYY-MM-DD) or an ISO date and time."})
-        # A date as the end means "through that day".
-        parsed = datetime.combine(day if not end else date.fromordinal(day.toordinal() + 1), time(0), tzinfo=UTC)
+        raise ValidationError({field: f"{value!r} is not a date (YYYY-MM-DD) or an ISO date and time."})
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed

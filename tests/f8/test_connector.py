@@ -201,3 +201,14 @@ def test_position_changes_are_pushed_and_stale_pending_states_superseded(desk, f
     assert f8_sync_run(client=client)["state"] == "ok"
     assert [p["quantity"] for p in fake_f8.applied["position"]] == ["15000"]
     assert D(fake_f8.applied["position"][0]["avg_price"]) == D("1.0853333333")
+
+
+def test_status_partial_renders_the_state_circuit_and_backlog(desk, fake_f8, make_client):
+    from django.template.loader import render_to_string
+
+    fake_f8.mode = "failing"
+    fill(qty="10000")
+    f8_sync_run(client=make_client(threshold=1))
+
+    html = render_to_string("portfolio/_f8_status.html", {"f8": f8_status()})
+    assert 'data-state="down"' in html and "circuit open" in html and "2 queued" in html

@@ -54,6 +54,7 @@ def test_filters_by_instrument_side_and_dates(fills):
         ({"instrument": "DOGE.SIM"}, "instrument"),
         ({"strategy": "abc"}, "strategy"),
         ({"start": "yesterday"}, "start"),
+        ({"end": "2026-13-45"}, "end"),
         ({"start": "2026-01-06", "end": "2026-01-05"}, "end"),
     ],
 )
