@@ -9,6 +9,8 @@ An illegal transition raises ``IllegalTransition`` before anything is written.
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 
 from monitoring.metrics import order_status_inc
@@ -37,6 +39,16 @@ TERMINAL_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 OPEN_STATUSES = frozenset(TRANSITIONS) - TERMINAL_STATUSES
 # Orders working at the venue (count toward open-order limits and exposure).
 WORKING_STATUSES = frozenset({S.APPROVED, S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED})
+
+
+def _reservation_release(order: Order) -> None:
+    from risk.services import order_reservation_release
+
+    try:
+        order_reservation_release(order=order)
+    except Exception:
+        # Redis down: the risk monitor releases leftover reservations after a while.
+        logging.getLogger(__name__).warning("could not release the reservation of %s", order.client_order_id, exc_info=True)
 
 
 class IllegalTransition(Exception):
@@ -81,6 +93,9 @@ def order_transition(
             fields.add("status_reason")
         order.save(update_fields=sorted(fields))
         transaction.on_commit(lambda: order_status_inc(to_status, order.source))
+        if to_status in (S.REJECTED, S.VENUE_REJECTED, S.CANCELED, S.EXPIRED):
+            # The order will never fill (more): give its unused risk headroom back.
+            transaction.on_commit(lambda: _reservation_release(order))
         return OrderEvent.objects.create(
             order=order, from_status=from_status, to_status=to_status, message=message, data=data or {}
         )

@@ -9,9 +9,13 @@ from decimal import Decimal
 from django.db import transaction
 
 from monitoring.broadcast import publish_on_commit
+from monitoring.logging import get_logger
 from trading import reference_data
 from trading.lifecycle import order_transition
 from trading.models import Account, Fill, Instrument, Order, OrderStatus, Sector, Venue
+
+
+logger = get_logger(__name__)
 
 
 @transaction.atomic
@@ -135,7 +139,17 @@ def order_fill_record(report: FillReport) -> Fill | None:
             ts_event=report.ts_event,
         )
         publish_on_commit("orders", "fill", order_payload(order))
+        transaction.on_commit(lambda: _reservation_fill(order))
         return fill
+
+
+def _reservation_fill(order: Order) -> None:
+    from risk.services import order_reservation_fill
+
+    try:
+        order_reservation_fill(order=order)
+    except Exception:
+        logger.warning("could not move the reservation of %s to filled", order.client_order_id, exc_info=True)
 
 
 def order_payload(order: Order) -> dict:
