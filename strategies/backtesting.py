@@ -36,9 +36,13 @@ logger = logging.getLogger(__name__)
 
 TRADER_ID = "BACKTESTER-001"
 MAX_RANGE = timedelta(days=3660)
-# Windows: enough for smooth progress and an equity curve, few enough that the
-# per-window cost stays a small share of the run.
-MIN_WINDOWS, MAX_WINDOWS, BARS_PER_WINDOW = 20, 400, 2500
+# Windows: enough for smooth progress and cancel, few enough that the per-window
+# cost (a catalog read, an engine restart) stays a small share of the run.
+MIN_WINDOWS, MAX_WINDOWS, BARS_PER_WINDOW = 10, 50, 10_000
+# Points of the equity curve (sampled on a simulated-time timer, not per window).
+EQUITY_POINTS = 500
+# Seconds between progress rows/broadcasts and between cancel checks.
+PROGRESS_INTERVAL = 0.5
 FILL_MODEL_FIELDS = ("prob_fill_on_limit", "prob_slippage")
 
 
@@ -79,7 +83,9 @@ def backtest_settings_check(
     problems = spec_shape_problems(spec)
     if problems.ok:
         engine_problems(spec, problems)
-        known = set(Instrument.objects.filter(instrument_id__in=spec["instruments"]).values_list("instrument_id", flat=True))
+        known = set(
+            Instrument.objects.filter(instrument_id__in=spec["instruments"]).values_list("instrument_id", flat=True)
+        )
         for i, instrument_id in enumerate(spec["instruments"]):
             if instrument_id not in known:
                 problems.add(f"instruments[{i}]", f"unknown instrument {instrument_id!r}")
@@ -95,8 +101,10 @@ def backtest_settings_check(
         elif end - start > MAX_RANGE:
             bad("end", "a backtest covers at most ten years")
     account = Account.objects.select_related("venue").filter(name=version.spec.get("account")).first()
-    balance = parse_decimal(starting_balance) if starting_balance is not None else (
-        account.starting_balance if account else None
+    balance = (
+        parse_decimal(starting_balance)
+        if starting_balance is not None
+        else (account.starting_balance if account else None)
     )
     if balance is None or balance <= 0:
         bad("starting_balance", "must be a positive decimal")
@@ -159,8 +167,11 @@ def backtest_create(*, version: StrategyVersion, user, via: str | None = None, *
         actor=user,
         action="backtest.create",
         obj=backtest,
-        changes={"status": [None, backtest.status], "version": [None, version.number],
-                 "range": [None, f"{backtest.start.isoformat()} → {backtest.end.isoformat()}"]},
+        changes={
+            "status": [None, backtest.status],
+            "version": [None, version.number],
+            "range": [None, f"{backtest.start.isoformat()} → {backtest.end.isoformat()}"],
+        },
         via=via,
     )
     publish_on_commit("strategies", "backtest_queued", _payload(backtest))
@@ -186,7 +197,9 @@ def backtest_cancel(*, backtest: Backtest, user, via: str | None = None) -> Back
         current.status = RunStatus.CANCELED
         current.finished_at = timezone.now()
     current.save(update_fields=["cancel_requested", "status", "finished_at"])
-    audit_record(actor=user, action="backtest.cancel", obj=current, changes={"status": [before, current.status]}, via=via)
+    audit_record(
+        actor=user, action="backtest.cancel", obj=current, changes={"status": [before, current.status]}, via=via
+    )
     publish_on_commit("strategies", "backtest_progress", _payload(current))
     return current
 
@@ -213,7 +226,9 @@ def _fee_model(backtest: Backtest):
     from nautilus_trader.model.objects import Currency, Money
 
     if backtest.fee_model == FeeModel.FIXED:
-        return FixedFeeModel(Money(backtest.fee_per_fill, Currency.from_str(backtest.currency)), charge_commission_once=False)
+        return FixedFeeModel(
+            Money(backtest.fee_per_fill, Currency.from_str(backtest.currency)), charge_commission_once=False
+        )
     return MakerTakerFeeModel()
 
 
@@ -240,8 +255,9 @@ def _instruments(instrument_ids: list[str], *, zero_fees: bool) -> dict[str, tup
     return built
 
 
-def data_plans(*, translation, instruments: dict, bar_spec: str, start: datetime, end: datetime, seed: int,
-               catalog_path=None) -> tuple[str, list]:
+def data_plans(
+    *, translation, instruments: dict, bar_spec: str, start: datetime, end: datetime, seed: int, catalog_path=None
+) -> tuple[str, list]:
     """One DataPlan per instrument; all from the catalog when it covers every one, else all synthetic."""
     from nautilus_trader.model.data import BarType
 
@@ -252,10 +268,13 @@ def data_plans(*, translation, instruments: dict, bar_spec: str, start: datetime
     step = data.bar_step(bar_spec) if kind == "bars" else timedelta(seconds=data.TICK_INTERVAL_SECONDS)
     expected = max(1, int((end - start) / step))
     windows = data.split_windows(start, end, min(MAX_WINDOWS, max(MIN_WINDOWS, expected // BARS_PER_WINDOW)))
-    if all(data.catalog_covers(kind=kind, identifier=i, start=start, end=end, step=step, path=catalog_path)
-           for i in identifiers):
-        return data.CATALOG, [data.catalog_plan(kind=kind, identifier=i, windows=windows, path=catalog_path)
-                              for i in identifiers]
+    if all(
+        data.catalog_covers(kind=kind, identifier=i, start=start, end=end, step=step, path=catalog_path)
+        for i in identifiers
+    ):
+        return data.CATALOG, [
+            data.catalog_plan(kind=kind, identifier=i, windows=windows, path=catalog_path) for i in identifiers
+        ]
     plans = []
     for n, instrument_id in enumerate(translation.instrument_ids):
         instrument, row = instruments[instrument_id]
@@ -264,12 +283,24 @@ def data_plans(*, translation, instruments: dict, bar_spec: str, start: datetime
         stream_seed = seed * 1009 + n
         if kind == "bars":
             items = data.synthetic_bars(
-                instrument=instrument, bar_type=BarType.from_str(translation.bar_types[n]), bar_spec=bar_spec,
-                start=start, end=end, seed=stream_seed, start_price=start_price, asset_class=row.asset_class,
+                instrument=instrument,
+                bar_type=BarType.from_str(translation.bar_types[n]),
+                bar_spec=bar_spec,
+                start=start,
+                end=end,
+                seed=stream_seed,
+                start_price=start_price,
+                asset_class=row.asset_class,
             )
         else:
-            items = data.synthetic_quotes(instrument=instrument, start=start, end=end, seed=stream_seed,
-                                          start_price=start_price, asset_class=row.asset_class)
+            items = data.synthetic_quotes(
+                instrument=instrument,
+                start=start,
+                end=end,
+                seed=stream_seed,
+                start_price=start_price,
+                asset_class=row.asset_class,
+            )
         plans.append(data.synthetic_plan(data=items, kind=kind, windows=windows))
     return data.SYNTHETIC, plans
 
@@ -305,12 +336,20 @@ def run_engine(
     from nautilus_trader.model.objects import Currency, Money
     from nautilus_trader.trading.config import StrategyFactory
 
+    from strategies.library.equity_sampler import EquitySampler, EquitySamplerConfig
     from strategies.translation import nautilus_statistics, performance_metrics, spec_to_nautilus
 
     translation = spec_to_nautilus(spec, budget_currency=currency, parameters=parameters)
     instruments = _instruments(translation.instrument_ids, zero_fees=zero_fees)
-    source, plans = data_plans(translation=translation, instruments=instruments, bar_spec=spec["bar_spec"],
-                               start=start, end=end, seed=seed, catalog_path=catalog_path)
+    source, plans = data_plans(
+        translation=translation,
+        instruments=instruments,
+        bar_spec=spec["bar_spec"],
+        start=start,
+        end=end,
+        seed=seed,
+        catalog_path=catalog_path,
+    )
 
     engine = BacktestEngine(
         BacktestEngineConfig(
@@ -340,8 +379,15 @@ def run_engine(
         for instrument, _row in instruments.values():
             engine.add_instrument(instrument)
         engine.add_strategy(StrategyFactory.create(translation.config))
+        sampler = EquitySampler(
+            EquitySamplerConfig(
+                venue=venue,
+                currency=currency,
+                interval_ms=max(1, int((end - start).total_seconds() * 1000 / EQUITY_POINTS)),
+            )
+        )
+        engine.add_actor(sampler)
 
-        equity_curve: list[tuple[datetime, Decimal]] = [(start, Decimal(starting_balance))]
         iterators = [plan.chunks() for plan in plans]
         total = len(plans[0].windows)
         bars = 0
@@ -356,7 +402,6 @@ def run_engine(
                 engine.add_data(batch)
                 engine.run(end=w_end, streaming=True)
                 engine.clear_data()
-            equity_curve.append((w_end, _equity(engine, nautilus_venue, ccy, Decimal(starting_balance))))
             if on_window is not None and on_window(done, total) is False:
                 canceled = True
                 break
@@ -365,16 +410,30 @@ def run_engine(
         if canceled:
             return RunOutcome(status=RunStatus.CANCELED, bars=bars, data_source=source, engine_seconds=engine_seconds)
         # Stopping closes the strategies' positions; the last point is the settled equity.
-        equity_curve[-1] = (equity_curve[-1][0], _equity(engine, nautilus_venue, ccy, Decimal(starting_balance)))
+        equity_curve = [(start, Decimal(starting_balance))]
+        equity_curve += [(_from_ns(ts), equity) for ts, equity in sampler.samples if start < _from_ns(ts) < end]
+        equity_curve.append((end, _equity(engine, nautilus_venue, ccy, Decimal(starting_balance))))
         trades, exposure, fees = _trades(engine, start, end)
         nautilus = nautilus_statistics(engine.portfolio.analyzer)
         statistics = performance_metrics(
-            nautilus=nautilus, equity_curve=equity_curve, trades=trades, start=start, end=end,
-            starting_equity=Decimal(starting_balance), fees=fees, exposure_seconds=exposure,
+            nautilus=nautilus,
+            equity_curve=equity_curve,
+            trades=trades,
+            start=start,
+            end=end,
+            starting_equity=Decimal(starting_balance),
+            fees=fees,
+            exposure_seconds=exposure,
         )
         return RunOutcome(
-            status=RunStatus.SUCCEEDED, bars=bars, data_source=source, statistics=statistics,
-            nautilus_statistics=nautilus, equity_curve=equity_curve, trades=trades, engine_seconds=engine_seconds,
+            status=RunStatus.SUCCEEDED,
+            bars=bars,
+            data_source=source,
+            statistics=statistics,
+            nautilus_statistics=nautilus,
+            equity_curve=equity_curve,
+            trades=trades,
+            engine_seconds=engine_seconds,
         )
     finally:
         engine.dispose()
@@ -386,8 +445,12 @@ def _equity(engine, venue, currency, fallback: Decimal) -> Decimal:
     return money.as_decimal() if money is not None else fallback
 
 
+def _from_ns(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts / 1e9, tz=UTC)
+
+
 def _money(text: Any) -> tuple[Decimal, str]:
-    """"12.34 USD" → (Decimal("12.34"), "USD")."""
+    """ "12.34 USD" → (Decimal("12.34"), "USD")."""
     amount, _, currency = str(text).partition(" ")
     return Decimal(amount), currency
 
@@ -416,18 +479,20 @@ def _trades(engine, start: datetime, end: datetime) -> tuple[list[dict], Decimal
         intervals.append((opened, closed or end))
         if closed is None:
             continue
-        trades.append({
-            "instrument_id": str(row["instrument_id"]),
-            "side": str(row["entry"]) == "BUY" and "LONG" or "SHORT",
-            "quantity": Decimal(str(row["peak_qty"])),
-            "entry_price": Decimal(str(row["avg_px_open"])),
-            "exit_price": Decimal(str(row["avg_px_close"])) if row.get("avg_px_close") else None,
-            "pnl": pnl,
-            "commissions": commissions,
-            "currency": currency,
-            "opened_at": opened,
-            "closed_at": closed,
-        })
+        trades.append(
+            {
+                "instrument_id": str(row["instrument_id"]),
+                "side": (str(row["entry"]) == "BUY" and "LONG") or "SHORT",
+                "quantity": Decimal(str(row["peak_qty"])),
+                "entry_price": Decimal(str(row["avg_px_open"])),
+                "exit_price": Decimal(str(row["avg_px_close"])) if row.get("avg_px_close") else None,
+                "pnl": pnl,
+                "commissions": commissions,
+                "currency": currency,
+                "opened_at": opened,
+                "closed_at": closed,
+            }
+        )
     trades.sort(key=lambda t: (t["opened_at"], t["instrument_id"]))
     exposure = Decimal(0)
     cursor = start
@@ -469,16 +534,20 @@ def backtest_execute(backtest_id: int, *, worker: str = "") -> dict[str, Any]:
 
     spec = backtest.strategy_version.spec
     account = Account.objects.filter(name=spec.get("account")).first()
-    last_publish = [0.0]
+    last_check = [0.0]
 
     def on_window(done: int, total: int) -> bool:
-        percent = min(99, int(done * 100 / total))
+        # Throttled: a row update, a broadcast and a cancel check cost a few milliseconds
+        # each, which adds up over a long run (see the backtest_overhead benchmark).
         now = time.monotonic()
-        if percent != backtest.progress and (now - last_publish[0] > 0.25 or done == total):
+        if now - last_check[0] < PROGRESS_INTERVAL and done < total:
+            return True
+        last_check[0] = now
+        percent = min(99, int(done * 100 / total))
+        if percent != backtest.progress:
             backtest.progress = percent
             Backtest.objects.filter(pk=backtest_id).update(progress=percent)
             publish("strategies", "backtest_progress", _payload(backtest))
-            last_publish[0] = now
         return not Backtest.objects.filter(pk=backtest_id, cancel_requested=True).exists()
 
     started = time.perf_counter()
@@ -502,7 +571,9 @@ def backtest_execute(backtest_id: int, *, worker: str = "") -> dict[str, Any]:
     except Exception as exc:
         logger.exception("backtest %s failed", backtest_id)
         Backtest.objects.filter(pk=backtest_id).update(
-            status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:4000], finished_at=timezone.now(),
+            status=RunStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:4000],
+            finished_at=timezone.now(),
             elapsed_seconds=Decimal(f"{time.perf_counter() - started:.3f}"),
         )
         backtest.refresh_from_db()
@@ -525,9 +596,16 @@ def backtest_execute(backtest_id: int, *, worker: str = "") -> dict[str, Any]:
             BacktestTrade.objects.bulk_create(
                 [
                     BacktestTrade(
-                        backtest=backtest, instrument_id=t["instrument_id"], side=t["side"], quantity=t["quantity"],
-                        entry_price=t["entry_price"], exit_price=t["exit_price"], realized_pnl=t["pnl"],
-                        commissions=t["commissions"], currency=t["currency"], opened_at=t["opened_at"],
+                        backtest=backtest,
+                        instrument_id=t["instrument_id"],
+                        side=t["side"],
+                        quantity=t["quantity"],
+                        entry_price=t["entry_price"],
+                        exit_price=t["exit_price"],
+                        realized_pnl=t["pnl"],
+                        commissions=t["commissions"],
+                        currency=t["currency"],
+                        opened_at=t["opened_at"],
                         closed_at=t["closed_at"],
                     )
                     for t in outcome.trades
@@ -555,4 +633,3 @@ def backtest_compare(backtests: list[Backtest]) -> dict[str, Any]:
         "columns": [{"id": b.pk, "version": b.strategy_version.number, "status": b.status} for b in backtests],
         "rows": [{"metric": m, "values": [b.statistics.get(m) for b in backtests]} for m in METRICS],
     }
-

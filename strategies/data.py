@@ -12,7 +12,6 @@ always give the same bars, so backtests over it are reproducible.
 from __future__ import annotations
 
 import bisect
-
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -77,8 +76,9 @@ def bar_step(bar_spec: str) -> timedelta:
     return timedelta(seconds=int(step) * STEP_SECONDS[unit])
 
 
-def catalog_covers(*, kind: str, identifier: str, start: datetime, end: datetime, step: timedelta,
-                   path: str | Path | None = None) -> bool:
+def catalog_covers(
+    *, kind: str, identifier: str, start: datetime, end: datetime, step: timedelta, path: str | Path | None = None
+) -> bool:
     """True when the catalog holds ``identifier`` data over the whole ``[start, end)``.
 
     ``step`` is one bar's length (zero for quotes): bars are stamped at their close,
@@ -117,8 +117,17 @@ def catalog_plan(*, kind: str, identifier: str, windows, path: str | Path | None
     return DataPlan(source=CATALOG, kind=kind, windows=windows, _loader=load)
 
 
-def synthetic_bars(*, instrument, bar_type, bar_spec: str, start: datetime, end: datetime, seed: int, start_price: Decimal,
-                   asset_class: str = "") -> list:
+def synthetic_bars(
+    *,
+    instrument,
+    bar_type,
+    bar_spec: str,
+    start: datetime,
+    end: datetime,
+    seed: int,
+    start_price: Decimal,
+    asset_class: str = "",
+) -> list:
     """Seeded OHLC bars closing every step in ``(start, end]``."""
     import numpy as np
     import pandas as pd
@@ -149,8 +158,9 @@ def synthetic_bars(*, instrument, bar_type, bar_spec: str, start: datetime, end:
     return BarDataWrangler(bar_type, instrument).process(frame)
 
 
-def synthetic_quotes(*, instrument, start: datetime, end: datetime, seed: int, start_price: Decimal,
-                     asset_class: str = "") -> list:
+def synthetic_quotes(
+    *, instrument, start: datetime, end: datetime, seed: int, start_price: Decimal, asset_class: str = ""
+) -> list:
     """Seeded quotes every ``TICK_INTERVAL_SECONDS`` with a spread of a few ticks."""
     import numpy as np
     import pandas as pd
@@ -166,8 +176,12 @@ def synthetic_quotes(*, instrument, start: datetime, end: datetime, seed: int, s
     tick = float(instrument.price_increment.as_double())
     half = np.maximum(tick, mids * 0.00005) * (1 + rng.integers(0, 3, count))
     frame = pd.DataFrame(
-        {"bid_price": mids - half, "ask_price": mids + half,
-         "bid_size": np.full(count, 1_000_000.0), "ask_size": np.full(count, 1_000_000.0)},
+        {
+            "bid_price": mids - half,
+            "ask_price": mids + half,
+            "bid_size": np.full(count, 1_000_000.0),
+            "ask_size": np.full(count, 1_000_000.0),
+        },
         index=pd.date_range(start + step, periods=count, freq=step, tz=UTC),
     )
     return QuoteTickDataWrangler(instrument).process(frame)

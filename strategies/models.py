@@ -126,7 +126,11 @@ class OptimisationRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.CheckConstraint(condition=models.Q(completed__lte=models.F("total")), name="optimisation_completed_within_total")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(completed__lte=models.F("total")), name="optimisation_completed_within_total"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Optimisation #{self.pk} of {self.strategy_version}"
@@ -210,3 +214,6 @@ class BacktestTrade(models.Model):
     class Meta:
         ordering = ["backtest", "opened_at", "id"]
         indexes = [models.Index(fields=["backtest", "opened_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.instrument_id} ({self.realized_pnl} {self.currency})"

@@ -33,6 +33,7 @@ METHODS = OptimisationRun.Method.values
 
 def _values_for(path: str, param: Param, entry: Any, method: str, result: ValidationResult) -> list | dict | None:
     """A list of values (explicit or stepped) or, for random search, a {min, max} range."""
+
     def value_ok(value: Any) -> Any:
         if param.kind == "integer":
             ok = isinstance(value, int) and not isinstance(value, bool)
@@ -79,7 +80,9 @@ def _values_for(path: str, param: Param, entry: Any, method: str, result: Valida
     return values
 
 
-def parameter_sets(*, spec: dict, method: str, space: Any, samples: int | None, seed: int) -> tuple[list[dict], ValidationResult]:
+def parameter_sets(
+    *, spec: dict, method: str, space: Any, samples: int | None, seed: int
+) -> tuple[list[dict], ValidationResult]:
     """Every valid parameter set the search will try (sets that break a cross-parameter
     rule, such as fast >= slow, are left out), and the problems of the space."""
     result = ValidationResult()
@@ -171,15 +174,27 @@ def optimisation_create(
         raise ValidationError(errors)
     user_row = user if getattr(user, "is_authenticated", False) else None
     run = OptimisationRun.objects.create(
-        strategy_version=version, method=method, space=space, objective=objective, samples=samples, seed=seed,
-        backtest_settings={k: str(v) for k, v in backtest_settings.items()}, total=len(sets), created_by=user_row,
+        strategy_version=version,
+        method=method,
+        space=space,
+        objective=objective,
+        samples=samples,
+        seed=seed,
+        backtest_settings={k: str(v) for k, v in backtest_settings.items()},
+        total=len(sets),
+        created_by=user_row,
     )
     fields.pop("parameters")
     Backtest.objects.bulk_create(
         [Backtest(optimisation=run, parameters=params, created_by=user_row, **fields) for params in sets]
     )
-    audit_record(actor=user, action="optimisation.create", obj=run,
-                 changes={"status": [None, run.status], "trials": [None, run.total], "method": [None, method]}, via=via)
+    audit_record(
+        actor=user,
+        action="optimisation.create",
+        obj=run,
+        changes={"status": [None, run.status], "trials": [None, run.total], "method": [None, method]},
+        via=via,
+    )
     publish_on_commit("strategies", "optimisation_progress", _payload(run))
     transaction.on_commit(lambda: _fan_out(run.pk))
     return run
@@ -244,7 +259,9 @@ def optimisation_cancel(*, run: OptimisationRun, user, via: str | None = None) -
     current.status = RunStatus.CANCELED
     current.finished_at = timezone.now()
     current.save(update_fields=["status", "finished_at"])
-    audit_record(actor=user, action="optimisation.cancel", obj=current, changes={"status": [before, current.status]}, via=via)
+    audit_record(
+        actor=user, action="optimisation.cancel", obj=current, changes={"status": [before, current.status]}, via=via
+    )
     publish_on_commit("strategies", "optimisation_finished", _payload(current))
     return current
 
@@ -255,7 +272,9 @@ def _sort_key(value: Any) -> Decimal | None:
     return parse_decimal(value) if isinstance(value, str) else None
 
 
-def optimisation_results(*, run: OptimisationRun, order_by: str | None = None, descending: bool = True) -> list[Backtest]:
+def optimisation_results(
+    *, run: OptimisationRun, order_by: str | None = None, descending: bool = True
+) -> list[Backtest]:
     """The run's trials sorted by any statistic (default: the run's objective); undefined values last."""
     from strategies.translation import METRICS
 

@@ -33,8 +33,19 @@ MAX_AMOUNT = Decimal("1000000000000")  # 1e12 in any currency or quantity: large
 NAME_MAX = 128
 
 TOP_LEVEL_FIELDS = (
-    "spec_version", "name", "type", "description", "instruments", "bar_spec", "parameters", "risk",
-    "allocation", "account", "strategy_path", "config_path", "config",
+    "spec_version",
+    "name",
+    "type",
+    "description",
+    "instruments",
+    "bar_spec",
+    "parameters",
+    "risk",
+    "allocation",
+    "account",
+    "strategy_path",
+    "config_path",
+    "config",
 )
 CUSTOM_ONLY_FIELDS = ("strategy_path", "config_path", "config")
 
@@ -74,14 +85,41 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     "mean_reversion": (
         Param("bb_period", "integer", Decimal(2), Decimal(1000), "Bars in the rolling mean and standard deviation."),
         Param("bb_std", "decimal", Decimal("0.1"), Decimal(10), "Entry threshold in standard deviations (z-score)."),
-        Param("exit_std", "decimal", Decimal(0), Decimal(10), "Exit when back within this many standard deviations.",
-              required=False, default="0"),
-        Param("rsi_period", "integer", Decimal(2), Decimal(500), "RSI filter length (omit to trade without it).",
-              required=False),
-        Param("rsi_buy", "integer", Decimal(0), Decimal(100), "Buy only when RSI is at or below this.",
-              required=False, default=30),
-        Param("rsi_sell", "integer", Decimal(0), Decimal(100), "Sell only when RSI is at or above this.",
-              required=False, default=70),
+        Param(
+            "exit_std",
+            "decimal",
+            Decimal(0),
+            Decimal(10),
+            "Exit when back within this many standard deviations.",
+            required=False,
+            default="0",
+        ),
+        Param(
+            "rsi_period",
+            "integer",
+            Decimal(2),
+            Decimal(500),
+            "RSI filter length (omit to trade without it).",
+            required=False,
+        ),
+        Param(
+            "rsi_buy",
+            "integer",
+            Decimal(0),
+            Decimal(100),
+            "Buy only when RSI is at or below this.",
+            required=False,
+            default=30,
+        ),
+        Param(
+            "rsi_sell",
+            "integer",
+            Decimal(0),
+            Decimal(100),
+            "Sell only when RSI is at or above this.",
+            required=False,
+            default=70,
+        ),
         TRADE_SIZE,
     ),
     "breakout": (
@@ -93,8 +131,14 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     "market_maker": (
         Param("spread_bps", "decimal", Decimal("0.1"), Decimal(1000), "Bid-ask distance in basis points of mid."),
         _size("max_inventory", "Inventory at which the quote skew is full (at most risk.max_position)."),
-        Param("skew_bps", "decimal", Decimal(0), Decimal(1000), "Quote shift at full inventory (default: half the spread).",
-              required=False),
+        Param(
+            "skew_bps",
+            "decimal",
+            Decimal(0),
+            Decimal(1000),
+            "Quote shift at full inventory (default: half the spread).",
+            required=False,
+        ),
         Param("refresh_seconds", "integer", Decimal(1), Decimal(3600), "Seconds between re-quotes."),
         TRADE_SIZE,
     ),
@@ -176,7 +220,10 @@ def bar_spec_problem(value: Any, spec_type: Any) -> str | None:
             return None
         return "tick data is only for market_maker and custom strategies; use a bar spec such as 1-MINUTE-MID"
     if not isinstance(value, str) or not BAR_SPEC_RE.match(value):
-        return 'must be "tick" or STEP-UNIT-PRICE such as "1-MINUTE-MID" (unit SECOND/MINUTE/HOUR/DAY, price BID/ASK/MID/LAST)'
+        return (
+            'must be "tick" or STEP-UNIT-PRICE such as "1-MINUTE-MID" '
+            "(unit SECOND/MINUTE/HOUR/DAY, price BID/ASK/MID/LAST)"
+        )
     return None
 
 
@@ -221,8 +268,13 @@ def spec_shape_problems(spec: Any, result: ValidationResult | None = None) -> Va
         result.add("bar_spec", problem)
 
     _risk_shape(spec.get("risk"), result)
-    if parse_decimal(spec.get("allocation")) is None or not (Decimal(0) < parse_decimal(spec["allocation"]) <= MAX_AMOUNT):
-        result.add("allocation", f"must be a decimal (string) greater than 0 and at most {MAX_AMOUNT}: capital in the account's currency")
+    if parse_decimal(spec.get("allocation")) is None or not (
+        Decimal(0) < parse_decimal(spec["allocation"]) <= MAX_AMOUNT
+    ):
+        result.add(
+            "allocation",
+            f"must be a decimal (string) greater than 0 and at most {MAX_AMOUNT}: capital in the account's currency",
+        )
     account = spec.get("account")
     if not isinstance(account, str) or not account.strip():
         result.add("account", 'must be the name of an account, such as "SIM-001"')
@@ -329,7 +381,9 @@ def spec_context_problems(spec: dict, result: ValidationResult, *, strategy_id: 
     instruments: list = []
     if isinstance(spec.get("instruments"), list):
         ids = [i for i in spec["instruments"] if isinstance(i, str)]
-        rows = {row.instrument_id: row for row in Instrument.objects.select_related("venue").filter(instrument_id__in=ids)}
+        rows = {
+            row.instrument_id: row for row in Instrument.objects.select_related("venue").filter(instrument_id__in=ids)
+        }
         for i, instrument_id in enumerate(spec["instruments"]):
             if not isinstance(instrument_id, str):
                 continue
@@ -343,7 +397,8 @@ def spec_context_problems(spec: dict, result: ValidationResult, *, strategy_id: 
             if account is not None and row.venue_id != account.venue_id:
                 result.add(
                     f"instruments[{i}]",
-                    f"{instrument_id} trades on {row.venue.code}, not on {account.venue.code} (the venue of account {account.name})",
+                    f"{instrument_id} trades on {row.venue.code}, not on {account.venue.code} "
+                    f"(the venue of account {account.name})",
                 )
 
     _lot_rules(spec, instruments, result)
@@ -362,9 +417,14 @@ def _lot_rules(spec: dict, instruments: list, result: ValidationResult) -> None:
         if size is None or size <= 0:
             continue
         if size % row.lot_size != 0:
-            result.add(f"parameters.{name}", f"must be a multiple of the lot size {plain(row.lot_size)} of {row.instrument_id}")
+            result.add(
+                f"parameters.{name}", f"must be a multiple of the lot size {plain(row.lot_size)} of {row.instrument_id}"
+            )
         elif row.min_quantity and size < row.min_quantity:
-            result.add(f"parameters.{name}", f"must be at least the minimum quantity {plain(row.min_quantity)} of {row.instrument_id}")
+            result.add(
+                f"parameters.{name}",
+                f"must be at least the minimum quantity {plain(row.min_quantity)} of {row.instrument_id}",
+            )
 
 
 def position_notional(row, quantity: Decimal, currency: str) -> Decimal | None:
@@ -420,7 +480,10 @@ def _allocation_rules(spec: dict, account, result: ValidationResult, *, strategy
         return
     balance = account_balance(account)
     if allocation > balance:
-        result.add("allocation", f"{allocation} exceeds the balance of account {account.name} ({plain(balance)} {account.base_currency})")
+        result.add(
+            "allocation",
+            f"{allocation} exceeds the balance of account {account.name} ({plain(balance)} {account.base_currency})",
+        )
         return
     running = (
         Strategy.objects.filter(account=account, status__in=ACTIVE_STATUSES)
@@ -429,7 +492,9 @@ def _allocation_rules(spec: dict, account, result: ValidationResult, *, strategy
     )
     committed = Decimal(0)
     for other in running:
-        other_allocation = parse_decimal((other.current_version.spec if other.current_version else {}).get("allocation"))
+        other_allocation = parse_decimal(
+            (other.current_version.spec if other.current_version else {}).get("allocation")
+        )
         if other_allocation:
             committed += other_allocation
     if committed + allocation > balance:
@@ -526,12 +591,18 @@ def spec_json_schema() -> dict[str, Any]:
                 "type": "array",
                 "minItems": 1,
                 "uniqueItems": True,
-                "items": {"type": "string", "pattern": r"^.+\..+$", "description": "Nautilus instrument id, e.g. EUR/USD.SIM"},
+                "items": {
+                    "type": "string",
+                    "pattern": r"^.+\..+$",
+                    "description": "Nautilus instrument id, e.g. EUR/USD.SIM",
+                },
             },
             "bar_spec": {
                 "type": "string",
                 "pattern": r"^(tick|[1-9][0-9]{0,5}-(SECOND|MINUTE|HOUR|DAY)-(BID|ASK|MID|LAST))$",
-                "description": 'STEP-UNIT-PRICE such as "1-MINUTE-MID", or "tick" (quotes; market_maker and custom only).',
+                "description": (
+                    'STEP-UNIT-PRICE such as "1-MINUTE-MID", or "tick" (quotes; market_maker and custom only).'
+                ),
             },
             "parameters": {"type": "object"},
             "risk": {

@@ -30,7 +30,6 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from strategies.spec import (
-    BUILTIN_TYPES,
     SPEC_VERSION,
     TICK,
     ValidationResult,
@@ -41,22 +40,38 @@ from strategies.spec import (
 # Type → (strategy_path, config_path). Kept here as strings so that the web process
 # can translate without importing strategies.library (which imports Nautilus).
 STRATEGY_CLASSES: dict[str, tuple[str, str]] = {
-    "mean_reversion": ("strategies.library.mean_reversion:MeanReversion",
-                       "strategies.library.mean_reversion:MeanReversionConfig"),
+    "mean_reversion": (
+        "strategies.library.mean_reversion:MeanReversion",
+        "strategies.library.mean_reversion:MeanReversionConfig",
+    ),
     "ema_cross": ("strategies.library.ema_cross:EMACrossTrend", "strategies.library.ema_cross:EMACrossTrendConfig"),
     "breakout": ("strategies.library.breakout:DonchianBreakout", "strategies.library.breakout:DonchianBreakoutConfig"),
-    "market_maker": ("strategies.library.market_maker:InventoryMarketMaker",
-                     "strategies.library.market_maker:InventoryMarketMakerConfig"),
+    "market_maker": (
+        "strategies.library.market_maker:InventoryMarketMaker",
+        "strategies.library.market_maker:InventoryMarketMakerConfig",
+    ),
 }
 TYPE_BY_STRATEGY_PATH = {paths[0]: spec_type for spec_type, paths in STRATEGY_CLASSES.items()}
 # Config keys the translator writes that are not spec parameters.
 DESK_CONFIG_KEYS = ("instrument_id", "bar_type", "max_position", "risk_budget", "budget_currency", "order_id_tag")
 # StrategyConfig fields a foreign config may carry that our spec has no place for.
 ENGINE_ONLY_KEYS = (
-    "strategy_id", "order_id_tag", "oms_type", "external_order_claims", "manage_contingent_orders",
-    "manage_gtd_expiry", "manage_stop", "market_exit_interval_ms", "market_exit_max_attempts",
-    "market_exit_time_in_force", "market_exit_reduce_only", "use_uuid_client_order_ids",
-    "use_hyphens_in_client_order_ids", "log_events", "log_commands", "log_rejected_due_post_only_as_warning",
+    "strategy_id",
+    "order_id_tag",
+    "oms_type",
+    "external_order_claims",
+    "manage_contingent_orders",
+    "manage_gtd_expiry",
+    "manage_stop",
+    "market_exit_interval_ms",
+    "market_exit_max_attempts",
+    "market_exit_time_in_force",
+    "market_exit_reduce_only",
+    "use_uuid_client_order_ids",
+    "use_hyphens_in_client_order_ids",
+    "log_events",
+    "log_commands",
+    "log_rejected_due_post_only_as_warning",
     "close_positions_on_stop",
 )
 DEFAULT_CUSTOM_MODULES = ("nautilus_trader.examples.strategies.", "strategies.library.")
@@ -89,7 +104,7 @@ def bar_spec_from_type(bar_type: str, instrument_id: str) -> str:
     prefix, suffix = f"{instrument_id}-", "-EXTERNAL"
     if not (bar_type.startswith(prefix) and bar_type.endswith(suffix)):
         raise ValueError(f"bar_type {bar_type!r} is not an EXTERNAL bar type of {instrument_id}")
-    return bar_type[len(prefix): -len(suffix)]
+    return bar_type[len(prefix) : -len(suffix)]
 
 
 def _account_currency(account_name: str) -> str | None:
@@ -98,8 +113,9 @@ def _account_currency(account_name: str) -> str | None:
     return Account.objects.filter(name=account_name).values_list("base_currency", flat=True).first()
 
 
-def spec_to_nautilus(spec: dict, *, order_id_tag: str = BACKTEST_TAG, budget_currency: str | None = None,
-                     parameters: dict | None = None) -> NautilusTranslation:
+def spec_to_nautilus(
+    spec: dict, *, order_id_tag: str = BACKTEST_TAG, budget_currency: str | None = None, parameters: dict | None = None
+) -> NautilusTranslation:
     """Translate a valid spec; ``parameters`` overrides some of its parameters (optimisation trials).
 
     Raises ``SpecError`` when the spec's shape is invalid.
@@ -121,7 +137,9 @@ def spec_to_nautilus(spec: dict, *, order_id_tag: str = BACKTEST_TAG, budget_cur
         desk.update(instruments=instruments, bar_spec=bar_spec, risk=dict(spec["risk"]))
         config = {**spec["config"], "order_id_tag": order_id_tag}
         return NautilusTranslation(
-            config=ImportableStrategyConfig(strategy_path=spec["strategy_path"], config_path=spec["config_path"], config=config),
+            config=ImportableStrategyConfig(
+                strategy_path=spec["strategy_path"], config_path=spec["config_path"], config=config
+            ),
             instrument_ids=instruments,
             bar_types=bar_types,
             desk=desk,
@@ -170,9 +188,17 @@ def _importable_parts(config: Any) -> tuple[str, str, dict]:
     return config.strategy_path, config.config_path, dict(config.config or {})
 
 
-def nautilus_to_spec(config: Any, *, name: str, account: str, allocation: str, description: str | None = None,
-                     instruments: list[str] | None = None, bar_spec: str | None = None,
-                     risk: dict | None = None) -> dict:
+def nautilus_to_spec(
+    config: Any,
+    *,
+    name: str,
+    account: str,
+    allocation: str,
+    description: str | None = None,
+    instruments: list[str] | None = None,
+    bar_spec: str | None = None,
+    risk: dict | None = None,
+) -> dict:
     """A spec from a Nautilus ``ImportableStrategyConfig`` (or its JSON dict).
 
     Our own strategy classes map back to their type; anything else becomes a
@@ -302,8 +328,9 @@ def spec_validate(spec: Any, *, strategy_id: int | None = None, engine: bool = T
 class StrategyTranslator:
     """Async facade with the seed's method names; each call runs the sync function in a thread."""
 
-    async def translate_to_nautilus(self, spec: dict, *, order_id_tag: str = BACKTEST_TAG,
-                                    parameters: dict | None = None) -> NautilusTranslation:
+    async def translate_to_nautilus(
+        self, spec: dict, *, order_id_tag: str = BACKTEST_TAG, parameters: dict | None = None
+    ) -> NautilusTranslation:
         return await sync_to_async(spec_to_nautilus)(spec, order_id_tag=order_id_tag, parameters=parameters)
 
     async def validate_strategy(self, config: dict, *, strategy_id: int | None = None) -> ValidationResult:
@@ -332,8 +359,18 @@ def strategy_deploy_plan(version) -> Any:
 
 # Our metric names, in display order. Stored as decimal strings (None when undefined).
 METRICS = (
-    "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor", "trades", "exposure",
-    "pnl", "fees", "ending_equity",
+    "total_return",
+    "cagr",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "win_rate",
+    "profit_factor",
+    "trades",
+    "exposure",
+    "pnl",
+    "fees",
+    "ending_equity",
 )
 # Ours ← Nautilus PortfolioAnalyzer statistic (section, name). Sharpe and Sortino are
 # Nautilus's, on daily returns annualised over 252 days; the rest we compute exactly
@@ -372,9 +409,17 @@ def nautilus_statistics(analyzer) -> dict[str, dict[str, str | None]]:
     return {section: {name: _text(_finite(v)) for name, v in stats.items()} for section, stats in sections.items()}
 
 
-def performance_metrics(*, nautilus: dict, equity_curve: list[tuple[datetime, Decimal]], trades: list[dict],
-                        start: datetime, end: datetime, starting_equity: Decimal, fees: Decimal,
-                        exposure_seconds: Decimal) -> dict[str, str | int | None]:
+def performance_metrics(
+    *,
+    nautilus: dict,
+    equity_curve: list[tuple[datetime, Decimal]],
+    trades: list[dict],
+    start: datetime,
+    end: datetime,
+    starting_equity: Decimal,
+    fees: Decimal,
+    exposure_seconds: Decimal,
+) -> dict[str, str | int | None]:
     """Our statistics from a finished backtest (all money in the account currency)."""
     ending = equity_curve[-1][1] if equity_curve else starting_equity
     total_return = ending / starting_equity - 1
@@ -403,5 +448,7 @@ def performance_metrics(*, nautilus: dict, equity_curve: list[tuple[datetime, De
     }
     for ours, (section, theirs) in NAUTILUS_METRICS.items():
         metrics[ours] = nautilus.get(section, {}).get(theirs)
-    return {name: (value if isinstance(value, int | None) else str(value)) for name, value in
-            ((name, metrics.get(name)) for name in METRICS)}
+    return {
+        name: (value if isinstance(value, int | None) else str(value))
+        for name, value in ((name, metrics.get(name)) for name in METRICS)
+    }

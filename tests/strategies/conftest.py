@@ -85,8 +85,17 @@ def desk(db):
 
     make_reference_data()
     for kind, value in (("max_position_notional", "100000"), ("daily_loss", "5000")):
-        risk_limit_create(user=None, via="system", name=f"Default {kind}", scope="global", kind=kind,
-                          value=Decimal(value), currency="USD", params={}, enabled=True)
+        risk_limit_create(
+            user=None,
+            via="system",
+            name=f"Default {kind}",
+            scope="global",
+            kind=kind,
+            value=Decimal(value),
+            currency="USD",
+            params={},
+            enabled=True,
+        )
 
 
 @pytest.fixture
@@ -97,8 +106,17 @@ def live_desk(transactional_db):
 
     make_reference_data()
     for kind, value in (("max_position_notional", "100000"), ("daily_loss", "5000")):
-        risk_limit_create(user=None, via="system", name=f"Default {kind}", scope="global", kind=kind,
-                          value=Decimal(value), currency="USD", params={}, enabled=True)
+        risk_limit_create(
+            user=None,
+            via="system",
+            name=f"Default {kind}",
+            scope="global",
+            kind=kind,
+            value=Decimal(value),
+            currency="USD",
+            params={},
+            enabled=True,
+        )
 
 
 def create_strategy(spec: dict, *, user=None, status: str | None = None):
@@ -106,8 +124,13 @@ def create_strategy(spec: dict, *, user=None, status: str | None = None):
     from strategies.services import strategy_create
     from trading.models import Account
 
-    strategy = strategy_create(name=spec["name"], strategy_type=spec["type"], spec=spec, user=user,
-                               account=Account.objects.get(name=spec["account"]))
+    strategy = strategy_create(
+        name=spec["name"],
+        strategy_type=spec["type"],
+        spec=spec,
+        user=user,
+        account=Account.objects.get(name=spec["account"]),
+    )
     if status:
         Strategy.objects.filter(pk=strategy.pk).update(status=status)
         strategy.refresh_from_db()

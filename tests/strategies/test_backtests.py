@@ -16,8 +16,18 @@ START = datetime(2024, 3, 4, tzinfo=UTC)
 
 
 def backtest(spec: dict, *, days: int = 2, seed: int = 7, **kwargs):
-    return run_engine(spec=spec, parameters=None, start=START, end=START + timedelta(days=days), venue="SIM",
-                      starting_balance=Decimal("1000000"), currency="USD", leverage=Decimal(10), seed=seed, **kwargs)
+    return run_engine(
+        spec=spec,
+        parameters=None,
+        start=START,
+        end=START + timedelta(days=days),
+        venue="SIM",
+        starting_balance=Decimal("1000000"),
+        currency="USD",
+        leverage=Decimal(10),
+        seed=seed,
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("spec_type", list(SPECS))
@@ -31,8 +41,17 @@ def test_every_shipped_strategy_trades_on_synthetic_data_within_its_max_position
     max_position = Decimal(spec["risk"]["max_position"])
     assert max(t["quantity"] for t in outcome.trades) <= max_position
     assert Decimal(outcome.statistics["fees"]) > 0
-    assert set(outcome.statistics) >= {"total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate",
-                                       "profit_factor", "trades", "exposure"}
+    assert set(outcome.statistics) >= {
+        "total_return",
+        "cagr",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "win_rate",
+        "profit_factor",
+        "trades",
+        "exposure",
+    }
 
 
 @pytest.mark.parametrize("spec_type", ["ema_cross", "market_maker"])
@@ -66,9 +85,16 @@ def test_reads_the_catalog_when_it_covers_the_range_and_gets_the_same_results(de
     spec = make_spec("ema_cross")
     bar_type = "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
     instrument, row = _instruments(["EUR/USD.SIM"], zero_fees=False)["EUR/USD.SIM"]
-    bars = synthetic_bars(instrument=instrument, bar_type=BarType.from_str(bar_type), bar_spec="1-MINUTE-MID",
-                          start=START, end=START + timedelta(days=2), seed=7 * 1009, start_price=row.reference_price,
-                          asset_class="fx")
+    bars = synthetic_bars(
+        instrument=instrument,
+        bar_type=BarType.from_str(bar_type),
+        bar_spec="1-MINUTE-MID",
+        start=START,
+        end=START + timedelta(days=2),
+        seed=7 * 1009,
+        start_price=row.reference_price,
+        asset_class="fx",
+    )
     ParquetDataCatalog(str(tmp_path)).write_data(bars)
 
     from_catalog = backtest(spec, catalog_path=tmp_path)
@@ -86,9 +112,17 @@ def test_rejects_bad_backtest_settings_naming_each_field(desk):
 
     strategy = create_strategy(make_spec("ema_cross"))
     with pytest.raises(ValidationError) as caught:
-        backtest_create(version=strategy.current_version, user=None, start=START, end=START - timedelta(days=1),
-                        starting_balance="-1", fee_model="fixed", fill_model={"prob_slippage": "2", "latency": 1},
-                        seed=-1, parameters={"fast_ema_period": 1})
+        backtest_create(
+            version=strategy.current_version,
+            user=None,
+            start=START,
+            end=START - timedelta(days=1),
+            starting_balance="-1",
+            fee_model="fixed",
+            fill_model={"prob_slippage": "2", "latency": 1},
+            seed=-1,
+            parameters={"fast_ema_period": 1},
+        )
     assert caught.value.message_dict == {
         "spec.parameters.fast_ema_period": ["must be an integer between 2 and 500"],
         "end": ["must be after start"],
@@ -146,10 +180,19 @@ def test_backtest_task_reports_progress_and_stores_results(worker, role_users):
     trader = role_users[Role.TRADER]
     strategy = create_strategy(make_spec("breakout"), user=trader)
     events = LiveEvents()
-    created = backtest_create(version=strategy.current_version, user=trader, start=START, end=START + timedelta(days=5),
-                              seed=3, fill_model={"prob_slippage": "0.2"})
-    done = wait_for(lambda: Backtest.objects.filter(pk=created.pk, status="succeeded").first()
-                    or _failed(created.pk), timeout=120, what="the backtest to finish")
+    created = backtest_create(
+        version=strategy.current_version,
+        user=trader,
+        start=START,
+        end=START + timedelta(days=5),
+        seed=3,
+        fill_model={"prob_slippage": "0.2"},
+    )
+    done = wait_for(
+        lambda: Backtest.objects.filter(pk=created.pk, status="succeeded").first() or _failed(created.pk),
+        timeout=120,
+        what="the backtest to finish",
+    )
     assert done.status == "succeeded", done.error
     assert done.progress == 100
     assert done.data_source == "synthetic"
@@ -162,7 +205,9 @@ def test_backtest_task_reports_progress_and_stores_results(worker, role_users):
     assert min(Decimal(v) for _, v in done.drawdown_curve) == Decimal(done.statistics["max_drawdown"])
 
     seen = events.drain()
-    progress = [e["data"]["progress"] for e in seen if e["event"] == "backtest_progress" and e["data"]["id"] == created.pk]
+    progress = [
+        e["data"]["progress"] for e in seen if e["event"] == "backtest_progress" and e["data"]["id"] == created.pk
+    ]
     assert len(progress) >= 2 and progress == sorted(progress)
     assert any(e["event"] == "backtest_finished" and e["data"]["id"] == created.pk for e in seen)
 
@@ -180,13 +225,20 @@ def test_canceling_a_running_backtest_stops_it_between_windows(worker, role_user
 
     trader = role_users[Role.TRADER]
     strategy = create_strategy(make_spec("ema_cross"), user=trader)
-    created = backtest_create(version=strategy.current_version, user=trader, start=START,
-                              end=START + timedelta(days=120), seed=5)
-    wait_for(lambda: Backtest.objects.filter(pk=created.pk, status="running", progress__gt=0).exists(),
-             timeout=120, what="the backtest to make progress")
+    created = backtest_create(
+        version=strategy.current_version, user=trader, start=START, end=START + timedelta(days=120), seed=5
+    )
+    wait_for(
+        lambda: Backtest.objects.filter(pk=created.pk, status="running", progress__gt=0).exists(),
+        timeout=120,
+        what="the backtest to make progress",
+    )
     backtest_cancel(backtest=created, user=trader)
-    done = wait_for(lambda: Backtest.objects.filter(pk=created.pk, status="canceled").first(), timeout=60,
-                    what="the backtest to stop")
+    done = wait_for(
+        lambda: Backtest.objects.filter(pk=created.pk, status="canceled").first(),
+        timeout=60,
+        what="the backtest to stop",
+    )
     assert done.progress < 100
     assert done.statistics == {}
     from monitoring.models import AuditLog
@@ -204,3 +256,31 @@ def test_canceling_a_queued_backtest_cancels_it_at_once(live_desk):
     from strategies.backtesting import backtest_execute
 
     assert backtest_execute(created.pk)["status"] == "canceled"
+
+
+def test_results_partial_renders_statistics_curves_and_trades(desk):
+    from django.template.loader import render_to_string
+
+    from strategies.backtesting import backtest_compare, backtest_execute, backtest_settings_check
+    from strategies.models import Backtest
+
+    strategy = create_strategy(make_spec("mean_reversion"))
+    fields = backtest_settings_check(
+        version=strategy.current_version,
+        start=START,
+        end=START + timedelta(days=1),
+        fee_model="fixed",
+        fee_per_fill="2.50",
+        seed=1,
+    )
+    created = Backtest.objects.create(**fields)
+    assert backtest_execute(created.pk, worker="in-process")["status"] == "succeeded"
+    done = Backtest.objects.get(pk=created.pk)
+    # A fixed fee per fill: the fees are a whole multiple of it.
+    assert Decimal(done.statistics["fees"]) % Decimal("2.50") == 0 and Decimal(done.statistics["fees"]) > 0
+    html = render_to_string("strategies/_backtest_results.html", {"backtest": done, "trades": done.trades.all()[:50]})
+    assert 'data-testid="backtest-statistics"' in html
+    assert f"<dd>{done.statistics['trades']}</dd>" in html
+    assert 'id="bt-equity-data"' in html and 'data-testid="backtest-trades"' in html
+    compare = render_to_string("strategies/_backtest_compare.html", {"comparison": backtest_compare([done, done])})
+    assert compare.count(done.statistics["total_return"]) == 2

@@ -17,7 +17,10 @@ START = datetime(2024, 3, 4, tzinfo=UTC)
 
 def test_grid_spans_the_declared_ranges_and_skips_sets_that_break_the_rules():
     sets, result = parameter_sets(
-        spec=make_spec("ema_cross"), method="grid", samples=None, seed=0,
+        spec=make_spec("ema_cross"),
+        method="grid",
+        samples=None,
+        seed=0,
         space={"fast_ema_period": {"min": 10, "max": 30, "step": 10}, "slow_ema_period": {"values": [20, 40]}},
     )
     assert result.ok
@@ -40,14 +43,44 @@ def test_random_search_is_reproducible_for_a_seed():
 @pytest.mark.parametrize(
     ("method", "space", "samples", "message"),
     [
-        ("grid", {"fast_ema_period": {"values": [1, 5]}}, None, "space.fast_ema_period: must be an integer between 2 and 500"),
+        (
+            "grid",
+            {"fast_ema_period": {"values": [1, 5]}},
+            None,
+            "space.fast_ema_period: must be an integer between 2 and 500",
+        ),
         ("grid", {"nope": {"values": [1]}}, None, "space.nope: is not a parameter of ema_cross"),
-        ("grid", {"fast_ema_period": {"min": 5, "max": 10}}, None, "space.fast_ema_period.step: a grid range needs a step"),
-        ("grid", {"fast_ema_period": {"min": 5, "max": 10, "step": 0}}, None, "space.fast_ema_period.step: must be a positive number (an integer for integer parameters)"),
-        ("grid", {"fast_ema_period": {"min": 20, "max": 10, "step": 1}}, None, "space.fast_ema_period.max: must not be below min"),
-        ("random", {"fast_ema_period": {"min": 5, "max": 10}}, 0, "samples: random search needs samples between 1 and 500"),
+        (
+            "grid",
+            {"fast_ema_period": {"min": 5, "max": 10}},
+            None,
+            "space.fast_ema_period.step: a grid range needs a step",
+        ),
+        (
+            "grid",
+            {"fast_ema_period": {"min": 5, "max": 10, "step": 0}},
+            None,
+            "space.fast_ema_period.step: must be a positive number (an integer for integer parameters)",
+        ),
+        (
+            "grid",
+            {"fast_ema_period": {"min": 20, "max": 10, "step": 1}},
+            None,
+            "space.fast_ema_period.max: must not be below min",
+        ),
+        (
+            "random",
+            {"fast_ema_period": {"min": 5, "max": 10}},
+            0,
+            "samples: random search needs samples between 1 and 500",
+        ),
         ("annealing", {"fast_ema_period": {"values": [5]}}, None, "method: must be one of grid, random"),
-        ("grid", {"fast_ema_period": {"values": [40]}}, None, "space: no parameter set in the space satisfies the strategy's rules"),
+        (
+            "grid",
+            {"fast_ema_period": {"values": [40]}},
+            None,
+            "space: no parameter set in the space satisfies the strategy's rules",
+        ),
     ],
 )
 def test_rejects_a_search_space_outside_the_declared_ranges(method, space, samples, message):
@@ -61,8 +94,15 @@ def test_optimisation_create_writes_nothing_when_invalid(desk):
 
     strategy = create_strategy(make_spec("ema_cross"))
     with pytest.raises(ValidationError) as caught:
-        optimisation_create(version=strategy.current_version, method="grid", user=None, objective="luck",
-                            space={"fast_ema_period": {"values": [1]}}, start=START, end=START + timedelta(days=1))
+        optimisation_create(
+            version=strategy.current_version,
+            method="grid",
+            user=None,
+            objective="luck",
+            space={"fast_ema_period": {"values": [1]}},
+            start=START,
+            end=START + timedelta(days=1),
+        )
     assert set(caught.value.message_dict) == {"space", "objective"}
     assert not OptimisationRun.objects.exists() and not Backtest.objects.exists()
 
@@ -85,13 +125,21 @@ def test_optimisation_fans_out_over_two_workers_and_promotes_the_best(two_worker
     trader = role_users[Role.TRADER]
     strategy = create_strategy(make_spec("ema_cross"), user=trader)
     run = optimisation_create(
-        version=strategy.current_version, method="grid", user=trader, objective="total_return",
+        version=strategy.current_version,
+        method="grid",
+        user=trader,
+        objective="total_return",
         space={"fast_ema_period": {"values": [5, 10, 15]}, "slow_ema_period": {"values": [30, 60]}},
-        start=START, end=START + timedelta(days=4), seed=9,
+        start=START,
+        end=START + timedelta(days=4),
+        seed=9,
     )
     assert run.total == 6
-    done = wait_for(lambda: OptimisationRun.objects.filter(pk=run.pk, status="succeeded").first(), timeout=240,
-                    what="the optimisation to finish")
+    done = wait_for(
+        lambda: OptimisationRun.objects.filter(pk=run.pk, status="succeeded").first(),
+        timeout=240,
+        what="the optimisation to finish",
+    )
     assert done.completed == 6 and done.percent == 100 and not done.error
     trials = list(done.trials.all())
     assert {t.status for t in trials} == {"succeeded"}

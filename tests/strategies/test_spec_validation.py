@@ -13,6 +13,14 @@ from strategies.translation import spec_validate
 from tests.strategies.conftest import SPECS, create_strategy, make_spec
 
 ROOT = Path(__file__).resolve().parents[2]
+BAR_SPEC_MESSAGE = (
+    'bar_spec: must be "tick" or STEP-UNIT-PRICE such as "1-MINUTE-MID" '
+    "(unit SECOND/MINUTE/HOUR/DAY, price BID/ASK/MID/LAST)"
+)
+ALLOCATION_MESSAGE = (
+    "allocation: must be a decimal (string) greater than 0 and at most 1000000000000: capital in the account's currency"
+)
+ALLOWED = "nautilus_trader.examples.strategies., strategies.library."
 
 
 def problems(spec, **kwargs) -> list[str]:
@@ -25,8 +33,16 @@ def test_accepts_a_valid_spec_of_every_type(desk, spec_type):
 
 
 def test_reports_every_problem_not_just_the_first(desk):
-    spec = make_spec("ema_cross", spec_version=2, name="", instruments=["NOPE.SIM"], bar_spec="1-WEEK-MID",
-                     allocation="-5", account="NO-SUCH", extra=1)
+    spec = make_spec(
+        "ema_cross",
+        spec_version=2,
+        name="",
+        instruments=["NOPE.SIM"],
+        bar_spec="1-WEEK-MID",
+        allocation="-5",
+        account="NO-SUCH",
+        extra=1,
+    )
     spec["parameters"] = {"fast_ema_period": 1, "slow_ema_period": "twenty", "trade_size": "0", "bogus": 3}
     spec["risk"] = {"max_position": "abc"}
     found = problems(spec)
@@ -34,10 +50,10 @@ def test_reports_every_problem_not_just_the_first(desk):
         "extra: unknown field",
         "spec_version: must be 1 (the spec format version)",
         "name: must be a non-empty string of at most 128 characters",
-        'bar_spec: must be "tick" or STEP-UNIT-PRICE such as "1-MINUTE-MID" (unit SECOND/MINUTE/HOUR/DAY, price BID/ASK/MID/LAST)',
+        BAR_SPEC_MESSAGE,
         "risk.max_position: must be a decimal (string) greater than 0 and at most 1000000000000",
         "risk.risk_budget: is required",
-        "allocation: must be a decimal (string) greater than 0 and at most 1000000000000: capital in the account's currency",
+        ALLOCATION_MESSAGE,
         "parameters.bogus: is not a parameter of ema_cross (expected fast_ema_period, slow_ema_period, trade_size)",
         "parameters.fast_ema_period: must be an integer between 2 and 500",
         "parameters.slow_ema_period: must be an integer between 3 and 2000",
@@ -50,20 +66,56 @@ def test_reports_every_problem_not_just_the_first(desk):
 @pytest.mark.parametrize(
     ("spec_type", "change", "message"),
     [
-        ("ema_cross", {"type": "arbitrage"}, "type: must be one of mean_reversion, ema_cross, breakout, market_maker, custom"),
-        ("ema_cross", {"instruments": []}, 'instruments: must be a non-empty list of instrument ids such as "EUR/USD.SIM"'),
-        ("ema_cross", {"instruments": ["EUR/USD.SIM", "GBP/USD.SIM"]}, "instruments: a ema_cross strategy trades exactly one instrument"),
+        (
+            "ema_cross",
+            {"type": "arbitrage"},
+            "type: must be one of mean_reversion, ema_cross, breakout, market_maker, custom",
+        ),
+        (
+            "ema_cross",
+            {"instruments": []},
+            'instruments: must be a non-empty list of instrument ids such as "EUR/USD.SIM"',
+        ),
+        (
+            "ema_cross",
+            {"instruments": ["EUR/USD.SIM", "GBP/USD.SIM"]},
+            "instruments: a ema_cross strategy trades exactly one instrument",
+        ),
         ("ema_cross", {"instruments": ["EURUSD"]}, 'instruments[0]: must be an instrument id such as "EUR/USD.SIM"'),
-        ("ema_cross", {"bar_spec": "tick"}, "bar_spec: tick data is only for market_maker and custom strategies; use a bar spec such as 1-MINUTE-MID"),
+        (
+            "ema_cross",
+            {"bar_spec": "tick"},
+            "bar_spec: tick data is only for market_maker and custom strategies; use a bar spec such as 1-MINUTE-MID",
+        ),
         ("ema_cross", {"risk": "lots"}, "risk: must be an object with max_position and risk_budget"),
-        ("ema_cross", {"risk": {"max_position": "30000", "risk_budget": "1000", "stop": 1}}, "risk.stop: unknown field"),
-        ("ema_cross", {"allocation": 1000.5}, "allocation: must be a decimal (string) greater than 0 and at most 1000000000000: capital in the account's currency"),
+        (
+            "ema_cross",
+            {"risk": {"max_position": "30000", "risk_budget": "1000", "stop": 1}},
+            "risk.stop: unknown field",
+        ),
+        (
+            "ema_cross",
+            {"allocation": 1000.5},
+            ALLOCATION_MESSAGE,
+        ),
         ("ema_cross", {"account": ""}, 'account: must be the name of an account, such as "SIM-001"'),
-        ("ema_cross", {"strategy_path": "a.b:C"}, "strategy_path: only custom strategies take an import path and a raw config"),
+        (
+            "ema_cross",
+            {"strategy_path": "a.b:C"},
+            "strategy_path: only custom strategies take an import path and a raw config",
+        ),
         ("ema_cross", {"parameters": []}, "parameters: must be an object"),
-        ("custom", {"strategy_path": "not a path"}, 'strategy_path: must be an import path such as "package.module:ClassName"'),
+        (
+            "custom",
+            {"strategy_path": "not a path"},
+            'strategy_path: must be an import path such as "package.module:ClassName"',
+        ),
         ("custom", {"config": "x"}, "config: must be an object: the Nautilus strategy config as JSON primitives"),
-        ("custom", {"parameters": {"a": 1}}, "parameters: custom strategies take their settings in config, not parameters"),
+        (
+            "custom",
+            {"parameters": {"a": 1}},
+            "parameters: custom strategies take their settings in config, not parameters",
+        ),
     ],
 )
 def test_rejects_bad_top_level_fields(desk, spec_type, change, message):
@@ -73,22 +125,50 @@ def test_rejects_bad_top_level_fields(desk, spec_type, change, message):
 @pytest.mark.parametrize(
     ("spec_type", "parameters", "message"),
     [
-        ("ema_cross", {"fast_ema_period": 30, "slow_ema_period": 30}, "parameters.fast_ema_period: must be less than slow_ema_period"),
+        (
+            "ema_cross",
+            {"fast_ema_period": 30, "slow_ema_period": 30},
+            "parameters.fast_ema_period: must be less than slow_ema_period",
+        ),
         ("ema_cross", {"fast_ema_period": 10.0}, "parameters.fast_ema_period: must be an integer between 2 and 500"),
         ("ema_cross", {"fast_ema_period": True}, "parameters.fast_ema_period: must be an integer between 2 and 500"),
         ("ema_cross", {"fast_ema_period": 501}, "parameters.fast_ema_period: must be an integer between 2 and 500"),
-        ("ema_cross", {"trade_size": 10000.0}, "parameters.trade_size: must be a decimal (string) greater than 0 and at most 1000000000000"),
-        ("ema_cross", {"trade_size": "NaN"}, "parameters.trade_size: must be a decimal (string) greater than 0 and at most 1000000000000"),
+        (
+            "ema_cross",
+            {"trade_size": 10000.0},
+            "parameters.trade_size: must be a decimal (string) greater than 0 and at most 1000000000000",
+        ),
+        (
+            "ema_cross",
+            {"trade_size": "NaN"},
+            "parameters.trade_size: must be a decimal (string) greater than 0 and at most 1000000000000",
+        ),
         ("ema_cross", {"trade_size": "40000"}, "parameters.trade_size: must not exceed risk.max_position (30000)"),
-        ("ema_cross", {"trade_size": "10500"}, "parameters.trade_size: must be a multiple of the lot size 1000 of EUR/USD.SIM"),
+        (
+            "ema_cross",
+            {"trade_size": "10500"},
+            "parameters.trade_size: must be a multiple of the lot size 1000 of EUR/USD.SIM",
+        ),
         ("mean_reversion", {"bb_std": "0.05"}, "parameters.bb_std: must be a decimal (string) between 0.1 and 10"),
         ("mean_reversion", {"exit_std": "2.0"}, "parameters.exit_std: must be less than bb_std"),
-        ("mean_reversion", {"rsi_period": 14, "rsi_buy": 70, "rsi_sell": 30}, "parameters.rsi_buy: must be less than rsi_sell"),
-        ("breakout", {"atr_stop_multiple": "25"}, "parameters.atr_stop_multiple: must be a decimal (string) between 0.1 and 20"),
+        (
+            "mean_reversion",
+            {"rsi_period": 14, "rsi_buy": 70, "rsi_sell": 30},
+            "parameters.rsi_buy: must be less than rsi_sell",
+        ),
+        (
+            "breakout",
+            {"atr_stop_multiple": "25"},
+            "parameters.atr_stop_multiple: must be a decimal (string) between 0.1 and 20",
+        ),
         ("breakout", {"lookback_bars": 1}, "parameters.lookback_bars: must be an integer between 2 and 1000"),
         ("market_maker", {"max_inventory": "400"}, "parameters.max_inventory: must not exceed risk.max_position (300)"),
         ("market_maker", {"refresh_seconds": 0}, "parameters.refresh_seconds: must be an integer between 1 and 3600"),
-        ("market_maker", {"trade_size": "100.5"}, "parameters.trade_size: must be a multiple of the lot size 1 of AAPL.SIM"),
+        (
+            "market_maker",
+            {"trade_size": "100.5"},
+            "parameters.trade_size: must be a multiple of the lot size 1 of AAPL.SIM",
+        ),
     ],
 )
 def test_rejects_parameters_out_of_type_or_range(desk, spec_type, parameters, message):
@@ -112,7 +192,8 @@ def test_rejects_an_instrument_that_is_not_tradable(desk):
 
 def test_rejects_an_instrument_on_another_venue_than_the_account(desk):
     assert "instruments[0]: EUR/USD.SIM trades on SIM, not on BINANCE (the venue of account BINANCE-SPOT)" in problems(
-        make_spec("ema_cross", account="BINANCE-SPOT", allocation="1000"))
+        make_spec("ema_cross", account="BINANCE-SPOT", allocation="1000")
+    )
 
 
 def test_rejects_a_disabled_account(desk):
@@ -124,15 +205,25 @@ def test_rejects_a_disabled_account(desk):
 
 def test_rejects_max_position_over_the_global_notional_limit(desk):
     spec = make_spec("ema_cross", risk={"max_position": "100000", "risk_budget": "1000"})
-    assert ("risk.max_position: 100000 EUR/USD.SIM is worth about 108500 USD, over the global limit "
-            "'Default max_position_notional' (100000 USD)") in problems(spec)
+    assert (
+        "risk.max_position: 100000 EUR/USD.SIM is worth about 108500 USD, over the global limit "
+        "'Default max_position_notional' (100000 USD)"
+    ) in problems(spec)
 
 
 def test_rejects_max_position_over_the_global_quantity_limit(desk):
     from risk.limits import risk_limit_create
 
-    risk_limit_create(user=None, name="Max qty", scope="global", kind="max_position_size", value=Decimal("20000"),
-                      currency="", params={}, enabled=True)
+    risk_limit_create(
+        user=None,
+        name="Max qty",
+        scope="global",
+        kind="max_position_size",
+        value=Decimal("20000"),
+        currency="",
+        params={},
+        enabled=True,
+    )
     assert "risk.max_position: 30000 exceeds the global limit 'Max qty' (20000)" in problems(make_spec("ema_cross"))
 
 
@@ -149,16 +240,19 @@ def test_ignores_disabled_global_limits(desk):
 
 
 def test_rejects_an_allocation_over_the_account_balance(desk):
-    assert ("allocation: 2000000 exceeds the balance of account SIM-001 (1000000 USD)"
-            in problems(make_spec("ema_cross", allocation="2000000")))
+    assert "allocation: 2000000 exceeds the balance of account SIM-001 (1000000 USD)" in problems(
+        make_spec("ema_cross", allocation="2000000")
+    )
 
 
 def test_rejects_an_allocation_that_with_active_strategies_exceeds_the_account(desk):
     create_strategy(make_spec("ema_cross", name="Running A", allocation="600000"), status="simulation")
     create_strategy(make_spec("ema_cross", name="Stopped B", allocation="600000"), status="stopped")
     found = problems(make_spec("mean_reversion", allocation="500000"))
-    assert ("allocation: 500000 plus 600000 allocated to the account's other active strategies exceeds the balance "
-            "of account SIM-001 (1000000 USD)") in found
+    assert (
+        "allocation: 500000 plus 600000 allocated to the account's other active strategies exceeds the balance "
+        "of account SIM-001 (1000000 USD)"
+    ) in found
     assert problems(make_spec("mean_reversion", allocation="400000")) == []
 
 
@@ -170,8 +264,8 @@ def test_does_not_count_the_edited_strategy_against_itself(desk):
 def test_rejects_a_custom_strategy_outside_the_allowed_modules(desk):
     spec = make_spec("custom", strategy_path="os:system", config_path="os:environ")
     assert problems(spec) == [
-        "strategy_path: custom strategies must live in one of: nautilus_trader.examples.strategies., strategies.library.",
-        "config_path: custom strategies must live in one of: nautilus_trader.examples.strategies., strategies.library.",
+        f"strategy_path: custom strategies must live in one of: {ALLOWED}",
+        f"config_path: custom strategies must live in one of: {ALLOWED}",
     ]
 
 
@@ -227,6 +321,9 @@ def test_create_test_strategies_style_specs_of_every_type_validate(desk):
     from strategies.management.commands.create_test_strategies import TYPES
 
     for number, strategy_type in enumerate(TYPES, start=1):
-        spec = make_spec(strategy_type.value, name=f"Demo {strategy_type.label} {number:02d}",
-                         allocation=str(Decimal("50000") + number * 5000))
+        spec = make_spec(
+            strategy_type.value,
+            name=f"Demo {strategy_type.label} {number:02d}",
+            allocation=str(Decimal("50000") + number * 5000),
+        )
         assert problems(spec) == [], strategy_type

@@ -63,11 +63,20 @@ def test_imports_a_foreign_nautilus_config_as_a_custom_spec(desk):
     config = ImportableStrategyConfig(
         strategy_path="nautilus_trader.examples.strategies.ema_cross:EMACross",
         config_path="nautilus_trader.examples.strategies.ema_cross:EMACrossConfig",
-        config={"instrument_id": "EUR/USD.SIM", "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL", "trade_size": "1000",
-                "order_id_tag": "007"},
+        config={
+            "instrument_id": "EUR/USD.SIM",
+            "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+            "trade_size": "1000",
+            "order_id_tag": "007",
+        },
     )
-    spec = nautilus_to_spec(config, name="Imported", account="SIM-001", allocation="1000",
-                            risk={"max_position": "5000", "risk_budget": "100"})
+    spec = nautilus_to_spec(
+        config,
+        name="Imported",
+        account="SIM-001",
+        allocation="1000",
+        risk={"max_position": "5000", "risk_budget": "100"},
+    )
     assert spec["type"] == "custom"
     assert spec["instruments"] == ["EUR/USD.SIM"]
     assert spec["bar_spec"] == "1-MINUTE-BID"
@@ -97,11 +106,10 @@ def test_deploy_plan_tags_orders_with_the_strategy(desk):
 
 
 def test_deploy_plan_refuses_a_version_that_no_longer_validates(desk):
-    from trading.models import Instrument
-
     from strategies.translation import SpecError
+    from trading.models import Instrument
 
     strategy = create_strategy(make_spec("ema_cross"))
     Instrument.objects.filter(instrument_id="EUR/USD.SIM").update(tradable=False)
-    with pytest.raises(SpecError, match="instruments\\[0\\]: EUR/USD.SIM is not tradable"):
+    with pytest.raises(SpecError, match=r"instruments\[0\]: EUR/USD\.SIM is not tradable"):
         strategy_deploy_plan(strategy.current_version)
