@@ -81,7 +81,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if self._groups_joined:
             for topic in self.topics:
                 try:
-                    await asyncio.wait_for(self.channel_layer.group_discard(topic, self.channel_name), GROUP_JOIN_TIMEOUT)
+                    await asyncio.wait_for(
+                        self.channel_layer.group_discard(topic, self.channel_name), GROUP_JOIN_TIMEOUT
+                    )
                 except Exception:
                     # Group membership expires on its own; nothing to clean up by hand.
                     break

@@ -61,6 +61,9 @@ def audit_filter_choices() -> dict[str, list[str]]:
     return {
         "actions": list(AuditLog.objects.order_by("action").values_list("action", flat=True).distinct()),
         "object_types": list(
-            AuditLog.objects.exclude(object_type="").order_by("object_type").values_list("object_type", flat=True).distinct()
+            AuditLog.objects.exclude(object_type="")
+            .order_by("object_type")
+            .values_list("object_type", flat=True)
+            .distinct()
         ),
     }

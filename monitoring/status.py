@@ -90,7 +90,9 @@ def kill_switch_summary() -> dict:
     """The kill-switch badge, from the database (the record; it outlives Redis)."""
     from risk.models import KillSwitch, Scope
 
-    engaged = list(KillSwitch.objects.filter(engaged=True).select_related("account", "strategy", "instrument", "sector"))
+    engaged = list(
+        KillSwitch.objects.filter(engaged=True).select_related("account", "strategy", "instrument", "sector")
+    )
     global_ks = next((k for k in engaged if k.scope == Scope.GLOBAL), None)
     if global_ks is not None:
         return {
@@ -114,7 +116,12 @@ def desk_status() -> dict:
     try:
         kill_switch = kill_switch_summary()
     except Exception as exc:
-        kill_switch = {"level": RED, "label": "UNKNOWN", "detail": f"Cannot read the kill switch: {exc}", "engaged": None}
+        kill_switch = {
+            "level": RED,
+            "label": "UNKNOWN",
+            "detail": f"Cannot read the kill switch: {exc}",
+            "engaged": None,
+        }
     return {
         "indicators": [i.as_dict() for i in indicators()],
         "kill_switch": kill_switch,
@@ -129,7 +136,12 @@ def placeholder_status() -> dict:
             Indicator(key, label, UNKNOWN, "connecting", "Waiting for the first status update").as_dict()
             for key, (label, _) in COMPONENTS.items()
         ],
-        "kill_switch": {"level": UNKNOWN, "label": "…", "detail": "Waiting for the first status update", "engaged": None},
+        "kill_switch": {
+            "level": UNKNOWN,
+            "label": "…",
+            "detail": "Waiting for the first status update",
+            "engaged": None,
+        },
         "at": None,
     }
 

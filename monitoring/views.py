@@ -78,10 +78,7 @@ def _service_rows() -> list[dict]:
     from monitoring.health.checks import CHECKS, REQUIRED, run_checks
 
     results = run_checks(list(CHECKS))
-    return [
-        {"name": name, "required": name in REQUIRED, **result.as_dict()}
-        for name, result in results.items()
-    ]
+    return [{"name": name, "required": name in REQUIRED, **result.as_dict()} for name, result in results.items()]
 
 
 class AuditFilterForm(forms.Form):
@@ -115,7 +112,9 @@ class AuditLogView(SectionPage, TemplateView):
         params = self.request.GET.copy()
         params.pop("page", None)
         form = AuditFilterForm(params)
-        entries = selectors.audit_log_list(**form.cleaned_data) if form.is_valid() else selectors.audit_log_list().none()
+        entries = (
+            selectors.audit_log_list(**form.cleaned_data) if form.is_valid() else selectors.audit_log_list().none()
+        )
         page = Paginator(entries, self.page_size).get_page(self.request.GET.get("page"))
         if self.request.GET.get("page") not in (None, "", str(page.number)):
             raise Http404("No such page.")

@@ -50,9 +50,7 @@ def snapshot_list(*, limit: int = 50) -> QuerySet[PortfolioSnapshot]:
 
 def cash_by_currency() -> list[CashLine]:
     rows = (
-        CashBalance.objects.values("currency")
-        .annotate(total=Sum("total"), locked=Sum("locked"))
-        .order_by("currency")
+        CashBalance.objects.values("currency").annotate(total=Sum("total"), locked=Sum("locked")).order_by("currency")
     )
     return [CashLine(r["currency"], r["total"], r["locked"]) for r in rows]
 

@@ -20,12 +20,7 @@ def strategy_list(*, include_deleted: bool = False, status: str = "") -> QuerySe
 
 def strategy_status_counts() -> dict[str, int]:
     """Strategy status -> how many (deleted ones left out)."""
-    rows = (
-        Strategy.objects.exclude(status=Strategy.Status.DELETED)
-        .values("status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    rows = Strategy.objects.exclude(status=Strategy.Status.DELETED).values("status").annotate(n=Count("id")).order_by()
     return {r["status"]: r["n"] for r in rows}
 
 

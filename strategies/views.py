@@ -32,7 +32,9 @@ class StrategyListView(SectionPage, TemplateView):
         form = StrategyFilterForm(self.request.GET)
         status = form.cleaned_data["status"] if form.is_valid() else ""
         strategies = selectors.strategy_list(status=status, include_deleted=status == Strategy.Status.DELETED)
-        ctx.update(form=form, strategies=strategies if form.is_valid() else [], counts=selectors.strategy_status_counts())
+        ctx.update(
+            form=form, strategies=strategies if form.is_valid() else [], counts=selectors.strategy_status_counts()
+        )
         return ctx
 
 

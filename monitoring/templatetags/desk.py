@@ -17,17 +17,36 @@ LEVEL_CLASSES = {"green": "ok", "amber": "warn", "red": "bad", "unknown": "idle"
 # Order / strategy / alert states -> badge tone.
 STATUS_TONES = {
     # orders
-    "PENDING": "idle", "RISK_CHECK": "info", "APPROVED": "info", "SUBMITTED": "info", "ACCEPTED": "info",
-    "PARTIALLY_FILLED": "warn", "FILLED": "ok", "CANCELED": "idle", "EXPIRED": "idle",
-    "REJECTED": "bad", "VENUE_REJECTED": "bad",
+    "PENDING": "idle",
+    "RISK_CHECK": "info",
+    "APPROVED": "info",
+    "SUBMITTED": "info",
+    "ACCEPTED": "info",
+    "PARTIALLY_FILLED": "warn",
+    "FILLED": "ok",
+    "CANCELED": "idle",
+    "EXPIRED": "idle",
+    "REJECTED": "bad",
+    "VENUE_REJECTED": "bad",
     # strategies
-    "draft": "idle", "validated": "info", "simulation": "ok", "live": "ok", "paused": "warn",
-    "stopped": "idle", "deleted": "idle",
+    "draft": "idle",
+    "validated": "info",
+    "simulation": "ok",
+    "live": "ok",
+    "paused": "warn",
+    "stopped": "idle",
+    "deleted": "idle",
     # alerts
-    "open": "bad", "acknowledged": "warn", "resolved": "idle",
-    "critical": "bad", "warning": "warn", "info": "info",
+    "open": "bad",
+    "acknowledged": "warn",
+    "resolved": "idle",
+    "critical": "bad",
+    "warning": "warn",
+    "info": "info",
     # accounts
-    "connected": "ok", "disconnected": "bad", "disabled": "idle",
+    "connected": "ok",
+    "disconnected": "bad",
+    "disabled": "idle",
 }
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -23,6 +23,16 @@ ORIGIN = (b"origin", b"http://localhost")
 def _fast_password_hashing(settings):
     # These tests log in with force_login; PBKDF2's deliberate cost buys nothing here.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def run(scenario) -> None:
+    """Run an async scenario on a fresh event loop in its own thread.
+
+    Not ``async_to_sync``: once the session's Playwright browser has started,
+    the main thread already has a running loop.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
 
 
 def session_headers(user) -> list[tuple[bytes, bytes]]:
@@ -75,7 +85,7 @@ def test_rejects_anonymous_socket_with_4401():
         connected, code = await comm.connect()
         assert (connected, code) == (False, 4401)
 
-    async_to_sync(scenario)()
+    run(scenario)
 
 
 def test_rejects_user_without_a_role_with_4403(django_user_model):
@@ -86,7 +96,7 @@ def test_rejects_user_without_a_role_with_4403(django_user_model):
         connected, code = await communicator("/ws/live/?topics=orders", headers).connect()
         assert (connected, code) == (False, 4403)
 
-    async_to_sync(scenario)()
+    run(scenario)
 
 
 def test_rejects_unknown_topic_with_4400(role_users):
@@ -98,7 +108,7 @@ def test_rejects_unknown_topic_with_4400(role_users):
         connected, code = await communicator("/ws/live/", headers).connect()
         assert (connected, code) == (False, 4400)
 
-    async_to_sync(scenario)()
+    run(scenario)
 
 
 @pytest.mark.parametrize("role", list(Role)[1:], ids=lambda r: r.label)
@@ -110,15 +120,18 @@ def test_authenticated_socket_receives_published_events(role_users, role):
         connected, _ = await comm.connect()
         assert connected
         message = await next_event(comm, "orders", {"client_order_id": "O-1", "status": "FILLED"}, timeout=10)
-        assert message == {"topic": "orders", "event": "test_event",
-                           "data": {"client_order_id": "O-1", "status": "FILLED"}}
+        assert message == {
+            "topic": "orders",
+            "event": "test_event",
+            "data": {"client_order_id": "O-1", "status": "FILLED"},
+        }
         # Topics the socket did not ask for never reach it.
         await apublish("quotes", "quote", {"instrument_id": "EUR/USD.SIM"})
         await apublish("alerts", "alert_raised", {"id": 7})
         assert (await comm.receive_json_from(timeout=5))["topic"] == "alerts"
         await comm.disconnect()
 
-    async_to_sync(scenario)()
+    run(scenario)
 
 
 def test_status_topic_pushes_the_four_indicators_repeatedly(role_users):
@@ -131,7 +144,11 @@ def test_status_topic_pushes_the_four_indicators_repeatedly(role_users):
         first = await comm.receive_json_from(timeout=10)
         assert first["topic"] == "status" and first["event"] == "status"
         assert [i["label"] for i in first["data"]["indicators"]] == [
-            "Nautilus", "Risk Management", "F8 Portfolio", "Data Feeds"]
+            "Nautilus",
+            "Risk Management",
+            "F8 Portfolio",
+            "Data Feeds",
+        ]
         assert all(i["level"] in ("green", "amber", "red") and i["detail"] for i in first["data"]["indicators"])
         assert 'id="status-strip"' in first["data"]["html"]
         assert first["data"]["kill_switch"]["label"] == "OFF"
@@ -142,7 +159,7 @@ def test_status_topic_pushes_the_four_indicators_repeatedly(role_users):
         assert second["data"]["at"] > first["data"]["at"]
         await comm.disconnect()
 
-    async_to_sync(scenario)()
+    run(scenario)
 
 
 def test_kill_switch_badge_follows_the_database(role_users):
@@ -160,7 +177,7 @@ def test_kill_switch_badge_follows_the_database(role_users):
         assert "drill" in message["data"]["kill_switch"]["detail"]
         await comm.disconnect()
 
-    async_to_sync(scenario)()
+    run(scenario)
 
 
 def test_status_turns_red_when_redis_dies_and_the_socket_recovers(role_users, restart_redis_after):
@@ -192,4 +209,4 @@ def test_status_turns_red_when_redis_dies_and_the_socket_recovers(role_users, re
         assert message["data"] == {"n": 1}
         await comm.disconnect()
 
-    async_to_sync(scenario)()
+    run(scenario)

@@ -29,7 +29,9 @@ class DeskRows:
 
 
 def make_desk_rows(user=None) -> DeskRows:
-    strategy = Strategy.objects.create(name="EURUSD mean reversion", strategy_type="mean_reversion", status="simulation")
+    strategy = Strategy.objects.create(
+        name="EURUSD mean reversion", strategy_type="mean_reversion", status="simulation"
+    )
     version = StrategyVersion.objects.create(strategy=strategy, number=1, spec={"fast": 10, "slow": 30}, note="first")
     strategy.current_version = version
     strategy.save(update_fields=["current_version"])
@@ -40,16 +42,36 @@ def make_desk_rows(user=None) -> DeskRows:
     RiskDecision.objects.create(
         order=order,
         approved=True,
-        checks=[{"check": "max_order_quantity", "passed": True, "measured": "10000", "limit": "1000000",
-                 "limit_id": 1, "limit_version": 3, "reason_code": "", "message": ""}],
+        checks=[
+            {
+                "check": "max_order_quantity",
+                "passed": True,
+                "measured": "10000",
+                "limit": "1000000",
+                "limit_id": 1,
+                "limit_version": 3,
+                "reason_code": "",
+                "message": "",
+            }
+        ],
         reason_codes=[],
         elapsed_us=412,
         gate_process="web",
     )
-    order_transition(order, "PARTIALLY_FILLED", update_fields={"filled_quantity": Decimal("4000"),
-                                                               "avg_fill_price": Decimal("1.08501")})
-    Fill.objects.create(order=order, trade_id="T-WEB-1", quantity=Decimal("4000"), price=Decimal("1.08501"),
-                        commission=Decimal("0.87"), commission_currency="USD", ts_event=timezone.now())
+    order_transition(
+        order,
+        "PARTIALLY_FILLED",
+        update_fields={"filled_quantity": Decimal("4000"), "avg_fill_price": Decimal("1.08501")},
+    )
+    Fill.objects.create(
+        order=order,
+        trade_id="T-WEB-1",
+        quantity=Decimal("4000"),
+        price=Decimal("1.08501"),
+        commission=Decimal("0.87"),
+        commission_currency="USD",
+        ts_event=timezone.now(),
+    )
 
     rejected = make_order(client_order_id="O-WEB-000002", side="SELL", quantity=Decimal("5000000"))
     order_transition(rejected, "RISK_CHECK")
@@ -58,13 +80,20 @@ def make_desk_rows(user=None) -> DeskRows:
 
     account = Account.objects.get(name="SIM-001")
     position = Position.objects.create(
-        account=account, instrument=Instrument.objects.get(instrument_id="EUR/USD.SIM"), strategy=strategy,
-        quantity=Decimal("4000"), avg_price=Decimal("1.08501"), mark_price=Decimal("1.08523"),
-        unrealized_pnl=Decimal("0.88"), opened_at=timezone.now(),
+        account=account,
+        instrument=Instrument.objects.get(instrument_id="EUR/USD.SIM"),
+        strategy=strategy,
+        quantity=Decimal("4000"),
+        avg_price=Decimal("1.08501"),
+        mark_price=Decimal("1.08523"),
+        unrealized_pnl=Decimal("0.88"),
+        opened_at=timezone.now(),
     )
     CashBalance.objects.create(account=account, currency="USD", total=Decimal("999999.13"))
     PortfolioSnapshot.objects.create(
-        at=timezone.now() - timedelta(minutes=1), total_value=Decimal("1000000.01"), cash=Decimal("999999.13"),
+        at=timezone.now() - timedelta(minutes=1),
+        total_value=Decimal("1000000.01"),
+        cash=Decimal("999999.13"),
         daily_pnl=Decimal("-12.34"),
     )
     limit = RiskLimit.objects.create(name="Global max order qty", kind="max_order_quantity", value=Decimal("1000000"))

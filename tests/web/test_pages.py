@@ -40,8 +40,15 @@ def test_every_role_reads_every_section_with_its_rows(client, role_users, rows, 
     expected = {
         "/": ["O-WEB-000001", "Daily loss at 91% of limit", "EURUSD mean reversion", "1,000,000.01"],
         "/strategies/": ["EURUSD mean reversion", "Running in simulation", "v1"],
-        "/risk/": ["Global max order qty", "Max order quantity", "1,000,000", "v1", "drill", "MAX_ORDER_QUANTITY",
-                   "Daily loss at 91% of limit"],
+        "/risk/": [
+            "Global max order qty",
+            "Max order quantity",
+            "1,000,000",
+            "v1",
+            "drill",
+            "MAX_ORDER_QUANTITY",
+            "Daily loss at 91% of limit",
+        ],
         "/execution/": ["O-WEB-000001", "O-WEB-000002", "T-WEB-1", "Partially filled", "Rejected by risk"],
         "/portfolio/": ["1,000,000.01", "999,999.13", "-12.34", "EUR/USD.SIM", "1.08523"],
         "/monitoring/": ["Daily loss at 91% of limit", "risk_limit.update"],
@@ -76,8 +83,9 @@ def test_sections_show_empty_states_without_rows(client, role_users, role):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("role", "allowed"), [(Role.VIEWER, False), (Role.TRADER, False),
-                                               (Role.RISK_MANAGER, True), (Role.ADMIN, True)])
+@pytest.mark.parametrize(
+    ("role", "allowed"), [(Role.VIEWER, False), (Role.TRADER, False), (Role.RISK_MANAGER, True), (Role.ADMIN, True)]
+)
 def test_django_admin_is_forbidden_below_risk_manager(client, role_users, role, allowed):
     client.force_login(role_users[role])
     response = client.get("/admin/")
@@ -138,22 +146,27 @@ def test_execution_filters_orders(client, role_users, rows):
     client.force_login(role_users[Role.VIEWER])
     html = client.get("/execution/", {"status": "REJECTED", "fragment": "history"}).content.decode()
     assert "O-WEB-000002" in html and "O-WEB-000001" not in html
-    html = client.get("/execution/", {"side": "BUY", "order_type": "LIMIT", "instrument": "EUR/USD.SIM",
-                                      "fragment": "history"}).content.decode()
+    html = client.get(
+        "/execution/", {"side": "BUY", "order_type": "LIMIT", "instrument": "EUR/USD.SIM", "fragment": "history"}
+    ).content.decode()
     assert "O-WEB-000001" in html and "O-WEB-000002" not in html
-    html = client.get("/execution/", {"date_from": "2001-01-01", "date_to": "2001-01-02",
-                                      "fragment": "history"}).content.decode()
+    html = client.get(
+        "/execution/", {"date_from": "2001-01-01", "date_to": "2001-01-02", "fragment": "history"}
+    ).content.decode()
     assert "No orders match" in html
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("params", "field"), [
-    ({"status": "NOPE"}, "status"),
-    ({"side": "LONG"}, "side"),
-    ({"instrument": "XXX.NOWHERE"}, "instrument"),
-    ({"date_from": "yesterday"}, "date_from"),
-    ({"date_from": "2024-02-02", "date_to": "2024-02-01"}, "date_to"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"status": "NOPE"}, "status"),
+        ({"side": "LONG"}, "side"),
+        ({"instrument": "XXX.NOWHERE"}, "instrument"),
+        ({"date_from": "yesterday"}, "date_from"),
+        ({"date_from": "2024-02-02", "date_to": "2024-02-01"}, "date_to"),
+    ],
+)
 def test_execution_rejects_bad_filters_with_400_naming_the_field(client, role_users, params, field):
     client.force_login(role_users[Role.VIEWER])
     response = client.get("/execution/", params)
@@ -177,8 +190,17 @@ def test_execution_paginates_history(client, role_users):
 def test_order_page_shows_timeline_decision_and_fills(client, role_users, rows):
     client.force_login(role_users[Role.VIEWER])
     html = client.get(reverse("order-detail", args=[rows.order.pk])).content.decode()
-    for text in ("to risk_check", "to accepted", "Partially filled", "max_order_quantity", "#1 v3", "412 µs",
-                 "T-WEB-1", "1.08501", "0.87"):
+    for text in (
+        "to risk_check",
+        "to accepted",
+        "Partially filled",
+        "max_order_quantity",
+        "#1 v3",
+        "412 µs",
+        "T-WEB-1",
+        "1.08501",
+        "0.87",
+    ):
         assert text in html, text
     rejected = client.get(reverse("order-detail", args=[rows.rejected.pk])).content.decode()
     assert "MAX_ORDER_QUANTITY" in rejected and "over max order quantity" in rejected
@@ -190,8 +212,13 @@ def test_prices_are_shown_exactly_at_instrument_precision(client, role_users, ro
     html = client.get(reverse("order-detail", args=[rows.order.pk])).content.decode()
     assert "1.08500" in html  # EUR/USD tick 0.00001: five decimals
     assert "10,000" in html  # lot 1000: no decimals on the quantity
-    make_order(client_order_id="O-BTC-1", instrument=rows.order.instrument.__class__.objects.get(
-        instrument_id="BTC/USD.SIM"), order_type="LIMIT", price=Decimal("65000.125"), quantity=Decimal("0.5"))
+    make_order(
+        client_order_id="O-BTC-1",
+        instrument=rows.order.instrument.__class__.objects.get(instrument_id="BTC/USD.SIM"),
+        order_type="LIMIT",
+        price=Decimal("65000.125"),
+        quantity=Decimal("0.5"),
+    )
     html = client.get("/execution/").content.decode()
     # Tick 0.01, but the stored price has a third decimal: shown exactly, not rounded away.
     assert "65,000.125" in html and "0.50000" in html
