@@ -46,9 +46,10 @@ def graph_mark_dirty(*, entries: Iterable[str]) -> None:
             from portfolio.graph.tasks import graph_project
 
             graph_project.apply_async(countdown=DEBOUNCE_SECONDS)
-    except Exception:  # noqa: BLE001 - the graph is optional; the periodic resync repairs
-        logger.warning("graph projection not queued for %d change(s); the periodic resync will repair",
-                       len(entries), exc_info=True)
+    except Exception:
+        logger.warning(
+            "graph projection not queued for %d change(s); the periodic resync will repair", len(entries), exc_info=True
+        )
 
 
 def graph_take_dirty(*, limit: int = 50000) -> list[str]:
@@ -105,8 +106,17 @@ def connect() -> None:
     from trading.models import Account, Instrument, Sector, Venue
     from trading.signal_router.models import SignalRoute
 
-    KIND_OF.update({Sector: "sector", Venue: "venue", Instrument: "instrument", Account: "account",
-                    Strategy: "strategy", Position: "position", SignalRoute: "route"})
+    KIND_OF.update(
+        {
+            Sector: "sector",
+            Venue: "venue",
+            Instrument: "instrument",
+            Account: "account",
+            Strategy: "strategy",
+            Position: "position",
+            SignalRoute: "route",
+        }
+    )
     for model, kind in KIND_OF.items():
         post_save.connect(_on_change, sender=model, dispatch_uid=f"graph_{kind}_saved")
         post_delete.connect(_on_change, sender=model, dispatch_uid=f"graph_{kind}_deleted")

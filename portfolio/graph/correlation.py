@@ -35,7 +35,7 @@ class Edge:
 
 
 def log_returns(closes: np.ndarray) -> np.ndarray:
-    """Log returns of a (days × instruments) matrix of positive closes."""
+    """Log returns of a (days x instruments) matrix of positive closes."""
     closes = np.asarray(closes, dtype=np.float64)
     if closes.ndim != 2 or closes.shape[0] < 2:
         raise ValueError("closes must be a 2-D matrix with at least two rows (days)")
@@ -48,7 +48,7 @@ def correlation_matrix(returns: np.ndarray) -> np.ndarray:
     """Pearson correlation of the columns; a column with no variance correlates with nothing (0)."""
     returns = np.asarray(returns, dtype=np.float64)
     if returns.ndim != 2:
-        raise ValueError("returns must be a 2-D matrix (days × instruments)")
+        raise ValueError("returns must be a 2-D matrix (days x instruments)")
     centred = returns - returns.mean(axis=0)
     norms = np.sqrt((centred * centred).sum(axis=0))
     flat = norms == 0
@@ -82,7 +82,7 @@ def correlation_edges(matrix: np.ndarray, ids: Sequence[int], *, min_abs: float 
 def model_correlation_matrix(structure: Sequence[tuple[str, str]]) -> np.ndarray:
     """Correlations implied by the simulated feed for instruments given as (asset class, sector code).
 
-    Each return is sqrt(s)·F_sector + sqrt(1−s)·e with s the asset class's sector
+    Each return is sqrt(s)·F_sector + sqrt(1-s)·e with s the asset class's sector
     share of variance, so corr(i, j) = sqrt(s_i·s_j) within a sector and 0 across.
     """
     from trading.market_data.model import ASSET_CLASS_PARAMS
@@ -134,8 +134,9 @@ class CorrelationResult:
     basis: str  # "history" or "model"
 
 
-def correlations_compute(*, window: int = WINDOW_DAYS, min_abs: float = MIN_ABS_RHO, today: date | None = None
-                         ) -> CorrelationResult:
+def correlations_compute(
+    *, window: int = WINDOW_DAYS, min_abs: float = MIN_ABS_RHO, today: date | None = None
+) -> CorrelationResult:
     """Edges for every instrument: from daily closes where there is enough history, else the feed model.
 
     Instruments with at least ``MIN_OBSERVATIONS`` returns on the days they all
@@ -145,17 +146,19 @@ def correlations_compute(*, window: int = WINDOW_DAYS, min_abs: float = MIN_ABS_
     from risk.models import PriceHistory
     from trading.models import Instrument
 
-    instruments = list(Instrument.objects.select_related("sector").order_by("pk").values_list(
-        "pk", "asset_class", "sector__code"))
+    instruments = list(
+        Instrument.objects.select_related("sector").order_by("pk").values_list("pk", "asset_class", "sector__code")
+    )
     today = today or date.today()
     since = today - timedelta(days=window * 2)
     closes: dict[int, dict[date, float]] = {}
     for pk, day, close in PriceHistory.objects.filter(date__gte=since, date__lt=today).values_list(
-            "instrument_id", "date", "close"):
+        "instrument_id", "date", "close"
+    ):
         closes.setdefault(pk, {})[day] = float(close)
     qualified = {pk: s for pk, s in closes.items() if len(s) > MIN_OBSERVATIONS}
     if len(qualified) >= 2:
-        days = sorted(set.intersection(*(set(s) for s in qualified.values())))[-(window + 1):]
+        days = sorted(set.intersection(*(set(s) for s in qualified.values())))[-(window + 1) :]
         if len(days) > MIN_OBSERVATIONS:
             ids = sorted(qualified)
             matrix = correlation_matrix(log_returns(np.array([[qualified[pk][d] for pk in ids] for d in days])))

@@ -62,16 +62,19 @@ class LocalNeo4j:
             "-cp",
             f"{LAUNCHER_DIR / 'classes'}{os.pathsep}{LAUNCHER_DIR / 'lib' / '*'}",
             "desk.neo4j.Launcher",
-            "--home", str(self.home),
-            "--port", str(self.port),
-            "--parent-pid", str(os.getpid()),
+            "--home",
+            str(self.home),
+            "--port",
+            str(self.port),
+            "--parent-pid",
+            str(os.getpid()),
         ]
         if self.password:
             argv += ["--password", self.password]
         self.home.mkdir(parents=True, exist_ok=True)
         # wait_ready() must find this run's READY line, not a previous run's.
         self.log_path.unlink(missing_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 

@@ -127,8 +127,11 @@ def rows_for(keys: dict[str, set[int]]) -> GraphRows:
     want = {kind: set(keys.get(kind, ())) for kind in KINDS}
     out = GraphRows()
 
-    routes = list(SignalRoute.objects.filter(pk__in=want["route"]).values(
-        "pk", "name", "priority", "group", "enabled", "strategy_id", "instrument_id", "account_id"))
+    routes = list(
+        SignalRoute.objects.filter(pk__in=want["route"]).values(
+            "pk", "name", "priority", "group", "enabled", "strategy_id", "instrument_id", "account_id"
+        )
+    )
     for r in routes:
         if r["strategy_id"]:
             want["strategy"].add(r["strategy_id"])
@@ -136,20 +139,36 @@ def rows_for(keys: dict[str, set[int]]) -> GraphRows:
             want["instrument"].add(r["instrument_id"])
         want["account"].add(r["account_id"])
 
-    positions = list(Position.objects.filter(pk__in=want["position"]).exclude(quantity=0).values(
-        "pk", "account_id", "strategy_id", "instrument_id", "quantity", "avg_price", "mark_price",
-        "instrument__multiplier", "instrument__quote_currency"))
+    positions = list(
+        Position.objects.filter(pk__in=want["position"])
+        .exclude(quantity=0)
+        .values(
+            "pk",
+            "account_id",
+            "strategy_id",
+            "instrument_id",
+            "quantity",
+            "avg_price",
+            "mark_price",
+            "instrument__multiplier",
+            "instrument__quote_currency",
+        )
+    )
     for p in positions:
         want["account"].add(p["account_id"])
         want["instrument"].add(p["instrument_id"])
         if p["strategy_id"]:
             want["strategy"].add(p["strategy_id"])
 
-    strategies = list(Strategy.objects.filter(pk__in=want["strategy"]).exclude(status=Strategy.Status.DELETED)
-                      .select_related("current_version"))
+    strategies = list(
+        Strategy.objects.filter(pk__in=want["strategy"])
+        .exclude(status=Strategy.Status.DELETED)
+        .select_related("current_version")
+    )
     trades: dict[int, set[int]] = defaultdict(set)
-    spec_ids = {s.pk: (s.current_version.spec.get("instruments") or []) if s.current_version else []
-                for s in strategies}
+    spec_ids = {
+        s.pk: (s.current_version.spec.get("instruments") or []) if s.current_version else [] for s in strategies
+    }
     wanted_iids = {iid for ids in spec_ids.values() for iid in ids if isinstance(iid, str)}
     by_iid = dict(Instrument.objects.filter(instrument_id__in=wanted_iids).values_list("instrument_id", "pk"))
     for s_pk, ids in spec_ids.items():
@@ -158,13 +177,35 @@ def rows_for(keys: dict[str, set[int]]) -> GraphRows:
     # HOLDS are the net of the book per (holder, instrument): recomputed whole for every
     # account and strategy in the batch.
     live_strategy_pks = [s.pk for s in strategies]
-    holdings = list(Position.objects.exclude(quantity=0).filter(account_id__in=want["account"]).values(
-        "account_id", "strategy_id", "instrument_id", "quantity", "avg_price", "mark_price",
-        "instrument__multiplier", "instrument__quote_currency"))
-    holdings += list(Position.objects.exclude(quantity=0).filter(strategy_id__in=live_strategy_pks)
-                     .exclude(account_id__in=want["account"]).values(
-        "account_id", "strategy_id", "instrument_id", "quantity", "avg_price", "mark_price",
-        "instrument__multiplier", "instrument__quote_currency"))
+    holdings = list(
+        Position.objects.exclude(quantity=0)
+        .filter(account_id__in=want["account"])
+        .values(
+            "account_id",
+            "strategy_id",
+            "instrument_id",
+            "quantity",
+            "avg_price",
+            "mark_price",
+            "instrument__multiplier",
+            "instrument__quote_currency",
+        )
+    )
+    holdings += list(
+        Position.objects.exclude(quantity=0)
+        .filter(strategy_id__in=live_strategy_pks)
+        .exclude(account_id__in=want["account"])
+        .values(
+            "account_id",
+            "strategy_id",
+            "instrument_id",
+            "quantity",
+            "avg_price",
+            "mark_price",
+            "instrument__multiplier",
+            "instrument__quote_currency",
+        )
+    )
     account_holds: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [Decimal(0)] * 3))
     strategy_holds: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [Decimal(0)] * 3))
     currency: dict[int, str] = {}
@@ -186,11 +227,15 @@ def rows_for(keys: dict[str, set[int]]) -> GraphRows:
     for s_pk in live_strategy_pks:
         want["instrument"].update(trades[s_pk])
 
-    accounts = list(Account.objects.filter(pk__in=want["account"]).values(
-        "pk", "name", "base_currency", "status", "venue_id"))
+    accounts = list(
+        Account.objects.filter(pk__in=want["account"]).values("pk", "name", "base_currency", "status", "venue_id")
+    )
     want["venue"].update(a["venue_id"] for a in accounts)
-    instruments = list(Instrument.objects.filter(pk__in=want["instrument"]).values(
-        "pk", "instrument_id", "symbol", "quote_currency", "tradable", "sector_id", "asset_class", "venue_id"))
+    instruments = list(
+        Instrument.objects.filter(pk__in=want["instrument"]).values(
+            "pk", "instrument_id", "symbol", "quote_currency", "tradable", "sector_id", "asset_class", "venue_id"
+        )
+    )
     want["venue"].update(i["venue_id"] for i in instruments)
     want["sector"].update(i["sector_id"] for i in instruments)
     venues = list(Venue.objects.filter(pk__in=want["venue"]).values("pk", "code", "name", "adapter"))
@@ -198,38 +243,73 @@ def rows_for(keys: dict[str, set[int]]) -> GraphRows:
 
     names = _asset_class_names()
     out.sectors = [{"pk": s["pk"], "props": _props(pk=s["pk"], code=s["code"], name=s["name"])} for s in sectors]
-    out.asset_classes = [{"code": c, "props": _props(code=c, name=names.get(c, c))}
-                         for c in sorted({i["asset_class"] for i in instruments})]
-    out.venues = [{"pk": v["pk"], "props": _props(pk=v["pk"], code=v["code"], name=v["name"], adapter=v["adapter"])}
-                  for v in venues]
+    out.asset_classes = [
+        {"code": c, "props": _props(code=c, name=names.get(c, c))}
+        for c in sorted({i["asset_class"] for i in instruments})
+    ]
+    out.venues = [
+        {"pk": v["pk"], "props": _props(pk=v["pk"], code=v["code"], name=v["name"], adapter=v["adapter"])}
+        for v in venues
+    ]
     out.instruments = [
-        {"pk": i["pk"], "sector": i["sector_id"], "asset_class": i["asset_class"], "venue": i["venue_id"],
-         "props": _props(pk=i["pk"], instrument_id=i["instrument_id"], symbol=i["symbol"],
-                         currency=i["quote_currency"], tradable=i["tradable"])}
+        {
+            "pk": i["pk"],
+            "sector": i["sector_id"],
+            "asset_class": i["asset_class"],
+            "venue": i["venue_id"],
+            "props": _props(
+                pk=i["pk"],
+                instrument_id=i["instrument_id"],
+                symbol=i["symbol"],
+                currency=i["quote_currency"],
+                tradable=i["tradable"],
+            ),
+        }
         for i in instruments
     ]
     out.accounts = [
-        {"pk": a["pk"], "venue": a["venue_id"],
-         "props": _props(pk=a["pk"], name=a["name"], base_currency=a["base_currency"], status=a["status"]),
-         "holds": _holds_rows(account_holds.get(a["pk"], {}), currency)}
+        {
+            "pk": a["pk"],
+            "venue": a["venue_id"],
+            "props": _props(pk=a["pk"], name=a["name"], base_currency=a["base_currency"], status=a["status"]),
+            "holds": _holds_rows(account_holds.get(a["pk"], {}), currency),
+        }
         for a in accounts
     ]
     out.strategies = [
-        {"pk": s.pk, "props": _props(pk=s.pk, name=s.name, status=s.status), "trades": sorted(trades[s.pk]),
-         "holds": _holds_rows(strategy_holds.get(s.pk, {}), currency)}
+        {
+            "pk": s.pk,
+            "props": _props(pk=s.pk, name=s.name, status=s.status),
+            "trades": sorted(trades[s.pk]),
+            "holds": _holds_rows(strategy_holds.get(s.pk, {}), currency),
+        }
         for s in strategies
     ]
     out.positions = [
-        {"pk": p["pk"], "account": p["account_id"], "strategy": p["strategy_id"], "instrument": p["instrument_id"],
-         "props": _props(pk=p["pk"], quantity=money(p["quantity"]), value=money(_signed_value(p)),
-                         side="LONG" if p["quantity"] > 0 else "SHORT")}
+        {
+            "pk": p["pk"],
+            "account": p["account_id"],
+            "strategy": p["strategy_id"],
+            "instrument": p["instrument_id"],
+            "props": _props(
+                pk=p["pk"],
+                quantity=money(p["quantity"]),
+                value=money(_signed_value(p)),
+                side="LONG" if p["quantity"] > 0 else "SHORT",
+            ),
+        }
         for p in positions
     ]
     out.routes = [
-        {"route": r["pk"], "src_label": "Strategy" if r["strategy_id"] else "Instrument",
-         "src": r["strategy_id"] or r["instrument_id"], "account": r["account_id"],
-         "props": _props(route=r["pk"], name=r["name"], priority=r["priority"], group=r["group"],
-                         enabled=r["enabled"])}
+        {
+            "route": r["pk"],
+            "src_label": "Strategy" if r["strategy_id"] else "Instrument",
+            "src": r["strategy_id"] or r["instrument_id"],
+            "account": r["account_id"],
+            "props": _props(
+                route=r["pk"], name=r["name"], priority=r["priority"], group=r["group"], enabled=r["enabled"]
+            ),
+        }
         for r in routes
         if r["strategy_id"] or r["instrument_id"]
     ]
@@ -255,8 +335,10 @@ def _holds_rows(cells: dict[int, list[Decimal]], currency: dict[int, str]) -> li
     # value nets the holder's positions (an account long for one strategy and short for
     # another can be flat); gross keeps what the positions carry, so both figures survive.
     return [
-        {"instrument": i_pk, "props": _props(quantity=money(q), value=money(v), gross=money(g),
-                                             currency=currency.get(i_pk))}
+        {
+            "instrument": i_pk,
+            "props": _props(quantity=money(q), value=money(v), gross=money(g), currency=currency.get(i_pk)),
+        }
         for i_pk, (q, v, g) in sorted(cells.items())
         if g != 0 or q != 0
     ]
@@ -269,23 +351,31 @@ def rows_all() -> GraphRows:
     from trading.models import Account, Instrument, Sector, Venue
     from trading.signal_router.models import SignalRoute
 
-    return rows_for({
-        "sector": set(Sector.objects.values_list("pk", flat=True)),
-        "venue": set(Venue.objects.values_list("pk", flat=True)),
-        "instrument": set(Instrument.objects.values_list("pk", flat=True)),
-        "account": set(Account.objects.values_list("pk", flat=True)),
-        "strategy": set(Strategy.objects.exclude(status=Strategy.Status.DELETED).values_list("pk", flat=True)),
-        "position": set(Position.objects.exclude(quantity=0).values_list("pk", flat=True)),
-        "route": set(SignalRoute.objects.values_list("pk", flat=True)),
-    })
+    return rows_for(
+        {
+            "sector": set(Sector.objects.values_list("pk", flat=True)),
+            "venue": set(Venue.objects.values_list("pk", flat=True)),
+            "instrument": set(Instrument.objects.values_list("pk", flat=True)),
+            "account": set(Account.objects.values_list("pk", flat=True)),
+            "strategy": set(Strategy.objects.exclude(status=Strategy.Status.DELETED).values_list("pk", flat=True)),
+            "position": set(Position.objects.exclude(quantity=0).values_list("pk", flat=True)),
+            "route": set(SignalRoute.objects.values_list("pk", flat=True)),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------
 # Writes: rows into the graph
 # ---------------------------------------------------------------------------
 
-LABELS = {"sector": "Sector", "venue": "Venue", "instrument": "Instrument", "account": "Account",
-          "strategy": "Strategy", "position": "Position"}
+LABELS = {
+    "sector": "Sector",
+    "venue": "Venue",
+    "instrument": "Instrument",
+    "account": "Account",
+    "strategy": "Strategy",
+    "position": "Position",
+}
 
 
 def _upsert_nodes(label: str, rows: list[dict], key: str = "pk") -> int:
@@ -334,8 +424,9 @@ def _link_many(src: str, rel: str, dst: str, rows: list[dict]) -> int:
 def _delete_nodes(label: str, keys: Sequence[Any], key: str = "pk") -> int:
     changes = 0
     for batch in _batches(list(keys), NODE_BATCH):
-        changes += graph_write(f"UNWIND $keys AS k MATCH (n:{label} {{{key}: k}}) DETACH DELETE n",
-                               {"keys": list(batch)})
+        changes += graph_write(
+            f"UNWIND $keys AS k MATCH (n:{label} {{{key}: k}}) DETACH DELETE n", {"keys": list(batch)}
+        )
     return changes
 
 
@@ -347,22 +438,42 @@ def write_rows(rows: GraphRows) -> int:
     c += _upsert_nodes("AssetClass", rows.asset_classes, key="code")
     c += _upsert_nodes("Venue", rows.venues)
     c += _upsert_nodes("Instrument", rows.instruments)
-    c += _link_single("Instrument", "IN_SECTOR", "Sector", [{"src": i["pk"], "dst": i["sector"]} for i in rows.instruments])
-    c += _link_single("Instrument", "IN_ASSET_CLASS", "AssetClass",
-                      [{"src": i["pk"], "dst": i["asset_class"]} for i in rows.instruments], dst_key="code")
-    c += _link_single("Instrument", "LISTED_ON", "Venue", [{"src": i["pk"], "dst": i["venue"]} for i in rows.instruments])
+    c += _link_single(
+        "Instrument", "IN_SECTOR", "Sector", [{"src": i["pk"], "dst": i["sector"]} for i in rows.instruments]
+    )
+    c += _link_single(
+        "Instrument",
+        "IN_ASSET_CLASS",
+        "AssetClass",
+        [{"src": i["pk"], "dst": i["asset_class"]} for i in rows.instruments],
+        dst_key="code",
+    )
+    c += _link_single(
+        "Instrument", "LISTED_ON", "Venue", [{"src": i["pk"], "dst": i["venue"]} for i in rows.instruments]
+    )
     c += _upsert_nodes("Account", rows.accounts)
     c += _link_single("Account", "ON_VENUE", "Venue", [{"src": a["pk"], "dst": a["venue"]} for a in rows.accounts])
     c += _upsert_nodes("Strategy", rows.strategies)
-    c += _link_many("Strategy", "TRADES", "Instrument",
-                    [{"src": s["pk"], "targets": [{"dst": i, "props": {}} for i in s["trades"]]} for s in rows.strategies])
+    c += _link_many(
+        "Strategy",
+        "TRADES",
+        "Instrument",
+        [{"src": s["pk"], "targets": [{"dst": i, "props": {}} for i in s["trades"]]} for s in rows.strategies],
+    )
     for label, holders in (("Account", rows.accounts), ("Strategy", rows.strategies)):
-        c += _link_many(label, "HOLDS", "Instrument",
-                        [{"src": h["pk"], "targets": [{"dst": x["instrument"], "props": x["props"]} for x in h["holds"]]}
-                         for h in holders])
+        c += _link_many(
+            label,
+            "HOLDS",
+            "Instrument",
+            [
+                {"src": h["pk"], "targets": [{"dst": x["instrument"], "props": x["props"]} for x in h["holds"]]}
+                for h in holders
+            ],
+        )
     c += _upsert_nodes("Position", rows.positions)
-    c += _link_single("Position", "IN_INSTRUMENT", "Instrument",
-                      [{"src": p["pk"], "dst": p["instrument"]} for p in rows.positions])
+    c += _link_single(
+        "Position", "IN_INSTRUMENT", "Instrument", [{"src": p["pk"], "dst": p["instrument"]} for p in rows.positions]
+    )
     c += _write_position_owners(rows.positions)
     c += _write_routes(rows.routes)
     for kind, keys in rows.deleted.items():
@@ -421,22 +532,44 @@ def write_correlations(result: CorrelationResult, instrument_pks: Iterable[int],
     by_source: dict[int, list[Edge]] = {pk: [] for pk in instrument_pks}
     for e in result.edges:
         by_source.setdefault(e.a, []).append(e)
-    rows = [{"a": a, "bs": [e.b for e in edges]} for a, edges in by_source.items()]
+    # Diff against what the graph holds (one read), then only create, update or delete the
+    # difference: MERGE per edge costs a scan of both ends' relationships, which adds up
+    # to minutes on 100k edges between dense nodes.
+    scope = list(by_source)
+    current = {
+        (a, b): (rho, window, basis)
+        for a, b, rho, window, basis in graph_query(
+            "MATCH (a:Instrument)-[e:CORRELATED_WITH]->(b:Instrument) WHERE a.pk IN $pks "
+            "RETURN a.pk, b.pk, e.rho, e.window, e.basis",
+            {"pks": scope},
+        )
+    }
+    wanted = {(e.a, e.b): e.rho for e in result.edges}
+    stale = [[a, b] for (a, b) in current if (a, b) not in wanted]
+    fresh = [{"a": a, "b": b, "rho": rho} for (a, b), rho in wanted.items() if (a, b) not in current]
+    moved = [
+        {"a": a, "b": b, "rho": rho}
+        for (a, b), rho in wanted.items()
+        if (a, b) in current and current[(a, b)] != (rho, result.window, result.basis)
+    ]
     changes = 0
-    for batch in _batches(rows, 1000):
+    for batch in _batches(stale, EDGE_BATCH):
         changes += graph_write(
-            "UNWIND $rows AS r MATCH (a:Instrument {pk: r.a})-[e:CORRELATED_WITH]->(b) "
-            "WHERE NOT b.pk IN r.bs DELETE e",
+            "UNWIND $rows AS r MATCH (a:Instrument {pk: r[0]})-[e:CORRELATED_WITH]->(b:Instrument {pk: r[1]}) DELETE e",
             {"rows": list(batch)},
         )
-    edge_rows = [{"a": e.a, "b": e.b, "rho": e.rho} for e in result.edges]
-    for batch in _batches(edge_rows, EDGE_BATCH):
+    params = {"window": result.window, "basis": result.basis, "now": now}
+    for batch in _batches(fresh, EDGE_BATCH):
         changes += graph_write(
             "UNWIND $rows AS r MATCH (a:Instrument {pk: r.a}) MATCH (b:Instrument {pk: r.b}) "
-            "MERGE (a)-[e:CORRELATED_WITH]->(b) "
-            "WITH e, r WHERE e.rho IS NULL OR e.rho <> r.rho OR e.window <> $window OR e.basis <> $basis "
+            "CREATE (a)-[:CORRELATED_WITH {rho: r.rho, window: $window, basis: $basis, computed_at: $now}]->(b)",
+            {"rows": list(batch), **params},
+        )
+    for batch in _batches(moved, EDGE_BATCH):
+        changes += graph_write(
+            "UNWIND $rows AS r MATCH (a:Instrument {pk: r.a})-[e:CORRELATED_WITH]->(b:Instrument {pk: r.b}) "
             "SET e.rho = r.rho, e.window = $window, e.basis = $basis, e.computed_at = $now",
-            {"rows": list(batch), "window": result.window, "basis": result.basis, "now": now},
+            {"rows": list(batch), **params},
         )
     return changes
 

@@ -14,15 +14,23 @@ def graph_status() -> dict[str, Any]:
     from portfolio.graph.changes import graph_dirty_count
 
     url = settings.NEO4J_BOLT_URL
-    out: dict[str, Any] = {"configured": bool(url), "address": redacted(url) if url else None,
-                           "available": False, "reason": "", "nodes": {}, "pending_changes": None}
+    out: dict[str, Any] = {
+        "configured": bool(url),
+        "address": redacted(url) if url else None,
+        "available": False,
+        "reason": "",
+        "nodes": {},
+        "pending_changes": None,
+    }
     try:
         out["pending_changes"] = graph_dirty_count()
-    except Exception:  # noqa: BLE001 - Redis down is reported by its own health check
+    except Exception:
         out["pending_changes"] = None
     try:
-        out["nodes"] = {label: count for label, count in graph_query(
-            "MATCH (n) RETURN labels(n)[0] AS label, count(*) ORDER BY label")}
+        out["nodes"] = {
+            label: count
+            for label, count in graph_query("MATCH (n) RETURN labels(n)[0] AS label, count(*) ORDER BY label")
+        }
         out["correlations"] = graph_query("MATCH ()-[e:CORRELATED_WITH]->() RETURN count(e)")[0][0]
         out["available"] = True
     except GraphUnavailable as exc:

@@ -14,8 +14,16 @@ from trading.models import Instrument
 MAX_GROUP = 500
 
 
-def graph_cluster_adopt(*, instruments: list[str], threshold: Any, value: Any, user, name: str = "",
-                        currency: str = "", via: str | None = None) -> RiskLimit:
+def graph_cluster_adopt(
+    *,
+    instruments: list[str],
+    threshold: Any,
+    value: Any,
+    user,
+    name: str = "",
+    currency: str = "",
+    via: str | None = None,
+) -> RiskLimit:
     """Create a global ``correlation_exposure`` limit over exactly these instruments.
 
     The limit carries ``params = {"instruments": [...], "threshold": rho}``: the
@@ -25,7 +33,7 @@ def graph_cluster_adopt(*, instruments: list[str], threshold: Any, value: Any, u
     """
     errors: dict[str, list[str]] = {}
     if not isinstance(instruments, list) or not all(isinstance(i, str) and i for i in instruments):
-        errors["instruments"] = ["Send a list of instrument ids, e.g. [\"EUR/USD.SIM\", \"GBP/USD.SIM\"]."]
+        errors["instruments"] = ['Send a list of instrument ids, e.g. ["EUR/USD.SIM", "GBP/USD.SIM"].']
     else:
         instruments = sorted(set(instruments))
         if len(instruments) < 2:
@@ -33,7 +41,9 @@ def graph_cluster_adopt(*, instruments: list[str], threshold: Any, value: Any, u
         elif len(instruments) > MAX_GROUP:
             errors["instruments"] = [f"A limit group has at most {MAX_GROUP} instruments."]
         else:
-            known = set(Instrument.objects.filter(instrument_id__in=instruments).values_list("instrument_id", flat=True))
+            known = set(
+                Instrument.objects.filter(instrument_id__in=instruments).values_list("instrument_id", flat=True)
+            )
             unknown = [i for i in instruments if i not in known]
             if unknown:
                 errors["instruments"] = [f"Unknown instruments: {', '.join(unknown[:10])}."]
@@ -48,8 +58,11 @@ def graph_cluster_adopt(*, instruments: list[str], threshold: Any, value: Any, u
         errors["threshold"] = ["threshold must be a correlation above 0 and at most 1, e.g. 0.7."]
     if errors:
         raise ValidationError(errors)
-    label = name.strip() if isinstance(name, str) and name.strip() else (
-        f"Correlated group ρ≥{rho:g}: {', '.join(instruments[:3])}{'…' if len(instruments) > 3 else ''}")
+    label = (
+        name.strip()
+        if isinstance(name, str) and name.strip()
+        else (f"Correlated group rho>={rho:g}: {', '.join(instruments[:3])}{'…' if len(instruments) > 3 else ''}")
+    )
     return risk_limit_create(
         user=user,
         via=via,

@@ -50,8 +50,15 @@ class GraphView(RoleRequiredMixin, TemplateView):
             errors["shock_pct"] = "shock_pct must be a percentage between -100 and 100"
             shock = analytics.DEFAULT_SHOCK_PCT
         instrument = (q.get("instrument") or "").strip()
-        ctx.update(threshold=threshold, contagion_rho=contagion_rho, shock_pct=shock, instrument=instrument,
-                   errors=errors, can_adopt=has_role(self.request.user, Role.RISK_MANAGER), unavailable=None)
+        ctx.update(
+            threshold=threshold,
+            contagion_rho=contagion_rho,
+            shock_pct=shock,
+            instrument=instrument,
+            errors=errors,
+            can_adopt=has_role(self.request.user, Role.RISK_MANAGER),
+            unavailable=None,
+        )
         try:
             ctx["sectors"] = analytics.exposure_by(dimension="sector")
             ctx["asset_classes"] = analytics.exposure_by(dimension="asset_class")
@@ -59,8 +66,9 @@ class GraphView(RoleRequiredMixin, TemplateView):
             ctx["overlap"] = analytics.strategy_overlap(min_rho=threshold)[:20]
             if instrument:
                 try:
-                    ctx["contagion"] = analytics.contagion(instrument_id=instrument, shock_pct=shock,
-                                                           min_rho=contagion_rho)
+                    ctx["contagion"] = analytics.contagion(
+                        instrument_id=instrument, shock_pct=shock, min_rho=contagion_rho
+                    )
                 except LookupError as exc:
                     errors["instrument"] = str(exc.args[0])
         except GraphUnavailable as exc:
@@ -79,9 +87,14 @@ class GraphView(RoleRequiredMixin, TemplateView):
 
         instruments = [i for i in request.POST.get("instruments", "").split(",") if i]
         try:
-            limit = graph_cluster_adopt(instruments=instruments, threshold=request.POST.get("threshold"),
-                                        value=request.POST.get("value"), name=request.POST.get("name", ""),
-                                        user=request.user, via="ui")
+            limit = graph_cluster_adopt(
+                instruments=instruments,
+                threshold=request.POST.get("threshold"),
+                value=request.POST.get("value"),
+                name=request.POST.get("name", ""),
+                user=request.user,
+                via="ui",
+            )
         except ValidationError as exc:
             for field, problems in exc.message_dict.items():
                 for problem in problems:

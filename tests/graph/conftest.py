@@ -43,8 +43,15 @@ class Book:
 
         def inst(symbol: str, sector, asset_class: str = "equity") -> Instrument:
             return Instrument.objects.create(
-                symbol=symbol, venue=self.venue, instrument_id=f"{symbol}.GSIM", asset_class=asset_class,
-                sector=sector, quote_currency="USD", tick_size=Decimal("0.01"), lot_size=Decimal("1"))
+                symbol=symbol,
+                venue=self.venue,
+                instrument_id=f"{symbol}.GSIM",
+                asset_class=asset_class,
+                sector=sector,
+                quote_currency="USD",
+                tick_size=Decimal("0.01"),
+                lot_size=Decimal("1"),
+            )
 
         self.a = inst("GA", self.tech)
         self.b = inst("GB", self.tech)
@@ -52,8 +59,14 @@ class Book:
         self.d = inst("GD", self.energy, "future")
 
         def pos(strategy, instrument, qty: str, mark: str) -> Position:
-            return Position.objects.create(account=self.account, strategy=strategy, instrument=instrument,
-                                           quantity=Decimal(qty), avg_price=Decimal(mark), mark_price=Decimal(mark))
+            return Position.objects.create(
+                account=self.account,
+                strategy=strategy,
+                instrument=instrument,
+                quantity=Decimal(qty),
+                avg_price=Decimal(mark),
+                mark_price=Decimal(mark),
+            )
 
         self.p1 = pos(self.s1, self.a, "10", "100")
         self.p2 = pos(self.s2, self.a, "5", "100")
@@ -70,8 +83,7 @@ class Book:
         for (x, y), rho in pairs.items():
             pa, pb = getattr(self, x).pk, getattr(self, y).pk
             edges.append(Edge(min(pa, pb), max(pa, pb), rho))
-        return write_correlations(CorrelationResult(edges, 60, "history"),
-                                  [self.a.pk, self.b.pk, self.c.pk, self.d.pk])
+        return write_correlations(CorrelationResult(edges, 60, "history"), [self.a.pk, self.b.pk, self.c.pk, self.d.pk])
 
 
 @pytest.fixture

@@ -65,7 +65,8 @@ def test_strategy_overlap_counts_shared_and_correlated_exposure(graph, book):
     assert {p["a"]["name"], p["b"]["name"]} == {"G one", "G two"}
     assert [s["instrument_id"] for s in p["shared"]] == ["GA.GSIM"]
     assert [(c["instrument_a"], c["instrument_b"], c["rho"]) for c in p["correlated"]] == [
-        ("GA.GSIM", "GB.GSIM", Decimal("0.8"))]
+        ("GA.GSIM", "GB.GSIM", Decimal("0.8"))
+    ]
     # shared A: min(1000, 500) = 500; correlated A~B: 0.8 x min(1000, |-1000|) = 800
     assert p["score"] == Decimal("1300")
 

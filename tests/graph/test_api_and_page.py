@@ -39,14 +39,17 @@ def test_contagion_and_exposure_and_overlap_answer(client, ready):
     assert c.get("/api/v1/graph/status/").json()["available"] is True
 
 
-@pytest.mark.parametrize(("url", "field"), [
-    ("/api/v1/graph/clusters/?threshold=1.5", "threshold"),
-    ("/api/v1/graph/clusters/?threshold=abc", "threshold"),
-    ("/api/v1/graph/exposure/?by=country", "by"),
-    ("/api/v1/graph/contagion/?instrument=NOPE.SIM", "instrument"),
-    ("/api/v1/graph/contagion/", "instrument"),
-    ("/api/v1/graph/contagion/?instrument=GA.GSIM&depth=9", "depth"),
-])
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/graph/clusters/?threshold=1.5", "threshold"),
+        ("/api/v1/graph/clusters/?threshold=abc", "threshold"),
+        ("/api/v1/graph/exposure/?by=country", "by"),
+        ("/api/v1/graph/contagion/?instrument=NOPE.SIM", "instrument"),
+        ("/api/v1/graph/contagion/", "instrument"),
+        ("/api/v1/graph/contagion/?instrument=GA.GSIM&depth=9", "depth"),
+    ],
+)
 def test_rejects_bad_query_parameters_naming_the_field(client, ready, url, field):
     response = _client(client, Role.VIEWER).get(url)
     assert response.status_code == 400
@@ -69,27 +72,33 @@ def test_risk_manager_adopts_a_cluster_as_a_correlation_exposure_limit(client, r
     assert AuditLog.objects.filter(action="risk_limit.create", object_id=str(limit.pk)).exists()
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    ({"instruments": ["GA.GSIM", "NOPE.SIM"], "threshold": "0.7", "value": "10"}, "instruments"),
-    ({"instruments": ["GA.GSIM"], "threshold": "0.7", "value": "10"}, "instruments"),
-    ({"instruments": ["GA.GSIM", "GB.GSIM"], "threshold": "1.7", "value": "10"}, "threshold"),
-    ({"instruments": ["GA.GSIM", "GB.GSIM"], "threshold": "0.7", "value": "-5"}, "value"),
-])
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"instruments": ["GA.GSIM", "NOPE.SIM"], "threshold": "0.7", "value": "10"}, "instruments"),
+        ({"instruments": ["GA.GSIM"], "threshold": "0.7", "value": "10"}, "instruments"),
+        ({"instruments": ["GA.GSIM", "GB.GSIM"], "threshold": "1.7", "value": "10"}, "threshold"),
+        ({"instruments": ["GA.GSIM", "GB.GSIM"], "threshold": "0.7", "value": "-5"}, "value"),
+    ],
+)
 def test_adoption_rejects_bad_input_and_writes_nothing(client, ready, payload, field):
     from risk.models import RiskLimit
 
     before = RiskLimit.objects.count()
-    response = _client(client, Role.RISK_MANAGER).post("/api/v1/graph/clusters/adopt/", payload,
-                                                       content_type="application/json")
+    response = _client(client, Role.RISK_MANAGER).post(
+        "/api/v1/graph/clusters/adopt/", payload, content_type="application/json"
+    )
     assert response.status_code == 400 and field in response.json()
     assert RiskLimit.objects.count() == before
 
 
 def test_traders_and_viewers_cannot_adopt(client, ready):
     for role in (Role.VIEWER, Role.TRADER):
-        response = _client(client, role).post("/api/v1/graph/clusters/adopt/",
-                                              {"instruments": ["GA.GSIM", "GB.GSIM"], "threshold": "0.7", "value": "1"},
-                                              content_type="application/json")
+        response = _client(client, role).post(
+            "/api/v1/graph/clusters/adopt/",
+            {"instruments": ["GA.GSIM", "GB.GSIM"], "threshold": "0.7", "value": "1"},
+            content_type="application/json",
+        )
         assert response.status_code == 403
         client.logout()
 

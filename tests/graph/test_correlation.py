@@ -20,8 +20,9 @@ from portfolio.graph.correlation import (
 def test_correlation_matrix_matches_numpy_and_treats_a_flat_series_as_uncorrelated():
     rng = np.random.default_rng(7)
     factor = rng.normal(size=250)
-    returns = np.column_stack([factor + 0.1 * rng.normal(size=250), factor + 0.1 * rng.normal(size=250),
-                               rng.normal(size=250), np.zeros(250)])
+    returns = np.column_stack(
+        [factor + 0.1 * rng.normal(size=250), factor + 0.1 * rng.normal(size=250), rng.normal(size=250), np.zeros(250)]
+    )
     corr = correlation_matrix(returns)
     np.testing.assert_allclose(corr[:3, :3], np.corrcoef(returns[:, :3], rowvar=False), atol=1e-12)
     assert corr[3, 3] == 1.0 and not corr[3, :3].any()
@@ -68,8 +69,10 @@ def test_model_correlation_is_what_the_feed_actually_produces():
 
     from trading.market_data.model import ModelInstrument, QuoteModel
 
-    insts = [ModelInstrument(f"X{i}.SIM", "crypto", "s1" if i < 2 else "s2", Decimal("0.01"), Decimal("1"),
-                             Decimal("100")) for i in range(3)]
+    insts = [
+        ModelInstrument(f"X{i}.SIM", "crypto", "s1" if i < 2 else "s2", Decimal("0.01"), Decimal("1"), Decimal("100"))
+        for i in range(3)
+    ]
     model = QuoteModel(insts, seed=3)
     mids = []
     for _ in range(3000):

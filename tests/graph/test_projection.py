@@ -15,9 +15,14 @@ def _project_pending() -> int:
 
 
 def _holds(label: str, pk: int) -> dict[str, tuple[str, str, str]]:
-    return {iid: (q, v, g) for iid, q, v, g in graph_query(
-        f"MATCH (:{label} {{pk: $pk}})-[h:HOLDS]->(i:Instrument) RETURN i.instrument_id, h.quantity, h.value, h.gross",
-        {"pk": pk})}
+    return {
+        iid: (q, v, g)
+        for iid, q, v, g in graph_query(
+            f"MATCH (:{label} {{pk: $pk}})-[h:HOLDS]->(i:Instrument) "
+            "RETURN i.instrument_id, h.quantity, h.value, h.gross",
+            {"pk": pk},
+        )
+    }
 
 
 def test_projection_equals_the_book_after_a_scripted_set_of_changes(graph, book, django_capture_on_commit_callbacks):
@@ -33,8 +38,14 @@ def test_projection_equals_the_book_after_a_scripted_set_of_changes(graph, book,
         book.p1.save()
         book.p3.quantity = Decimal("0")  # B goes flat: its position leaves the graph
         book.p3.save()
-        Position.objects.create(account=book.account, strategy=book.s2, instrument=book.d, quantity=Decimal("-2"),
-                                avg_price=Decimal("25"), mark_price=Decimal("30"))
+        Position.objects.create(
+            account=book.account,
+            strategy=book.s2,
+            instrument=book.d,
+            quantity=Decimal("-2"),
+            avg_price=Decimal("25"),
+            mark_price=Decimal("30"),
+        )
         book.c.sector = book.tech  # C moves sector
         book.c.save()
         book.s1.status = Strategy.Status.DELETED
@@ -51,8 +62,12 @@ def test_projection_equals_the_book_after_a_scripted_set_of_changes(graph, book,
     assert _holds("Strategy", book.s2.pk) == {"GA.GSIM": ("5", "500", "500"), "GD.GSIM": ("-2", "-60", "60")}
     assert graph_query("MATCH (s:Strategy {pk: $pk}) RETURN s", {"pk": book.s1.pk}) == []
     assert graph_query("MATCH (p:Position {pk: $pk}) RETURN p", {"pk": book.p3.pk}) == []
-    assert graph_query("MATCH (:Instrument {pk: $pk})-[:IN_SECTOR]->(s) RETURN s.code", {"pk": book.c.pk}) == [["g-tech"]]
-    assert graph_query("MATCH (:Strategy {pk: $pk})-[r:ROUTES_TO]->(a) RETURN a.pk", {"pk": book.s2.pk}) == [[book.account.pk]]
+    assert graph_query("MATCH (:Instrument {pk: $pk})-[:IN_SECTOR]->(s) RETURN s.code", {"pk": book.c.pk}) == [
+        ["g-tech"]
+    ]
+    assert graph_query("MATCH (:Strategy {pk: $pk})-[r:ROUTES_TO]->(a) RETURN a.pk", {"pk": book.s2.pk}) == [
+        [book.account.pk]
+    ]
     # ...and exactly what a projection of the whole book would be: a full resync finds nothing to change.
     assert graph_resync_full(correlations=False)["changes"] == 0
 
@@ -78,14 +93,19 @@ def test_full_resync_repairs_drift(graph, book):
     graph_write("MATCH (p:Position {pk: $pk}) DETACH DELETE p", {"pk": book.p2.pk})
     graph_write("MATCH (:Account)-[h:HOLDS]->(i:Instrument {pk: $pk}) SET h.value = '1'", {"pk": book.a.pk})
     graph_write("CREATE (:Strategy {pk: 999999, name: 'ghost'})")
-    graph_write("MATCH (i:Instrument {pk: $a}), (s:Sector {pk: $s}) CREATE (i)-[:IN_SECTOR]->(s)",
-                {"a": book.a.pk, "s": book.energy.pk})
+    graph_write(
+        "MATCH (i:Instrument {pk: $a}), (s:Sector {pk: $s}) CREATE (i)-[:IN_SECTOR]->(s)",
+        {"a": book.a.pk, "s": book.energy.pk},
+    )
 
     assert graph_resync_full(correlations=False)["changes"] > 0
 
     assert graph_query("MATCH (s:Strategy {pk: 999999}) RETURN s") == []
-    assert graph_query("MATCH (:Instrument {pk: $pk})-[:IN_SECTOR]->(s) RETURN s.code", {"pk": book.a.pk}) == [["g-tech"]]
+    assert graph_query("MATCH (:Instrument {pk: $pk})-[:IN_SECTOR]->(s) RETURN s.code", {"pk": book.a.pk}) == [
+        ["g-tech"]
+    ]
     assert _holds("Account", book.account.pk)["GA.GSIM"] == ("15", "1500", "1500")
-    assert graph_query("MATCH (:Account)-[:HAS_POSITION]->(p:Position {pk: $pk}) RETURN p.value",
-                       {"pk": book.p2.pk}) == [["500"]]
+    assert graph_query(
+        "MATCH (:Account)-[:HAS_POSITION]->(p:Position {pk: $pk}) RETURN p.value", {"pk": book.p2.pk}
+    ) == [["500"]]
     assert graph_resync_full(correlations=False)["changes"] == 0
