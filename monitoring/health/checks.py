@@ -335,7 +335,16 @@ def _f8_integration() -> tuple[Status, str, dict[str, Any]]:
         "external_service": _safe_url(settings.F8_API_URL) or None,
         "portfolio_id": settings.F8_PORTFOLIO_ID or None,
     }
+    from portfolio.f8.status import f8_status
+
+    # The worse of the two: the book against the engine, and the external F8 service.
+    external = f8_status()
+    data["external"] = external.as_dict()
+    if external.state == "down":
+        return DOWN, f"External F8 service down: {external.detail}", data
     if sync.state == "synchronized":
+        if external.state == "degraded":
+            return DEGRADED, f"External F8 service degraded: {external.detail}", data
         return OK, sync.detail, data
     if sync.state == "diverged":
         return DEGRADED, sync.detail, data

@@ -210,7 +210,11 @@ class MarketDataPublisher(threading.Thread):
         pipe.execute()
         loop_ok = time.time() - self.loop_alive < 3.0
         if loop_ok:
-            heartbeat(self.trader_id, pid=str(os.getpid()), **self._extra_heartbeat())
+            fields = self._extra_heartbeat()
+            if self.running and self.started_at is not None and not self.stop_event.is_set():
+                # Restated every beat, so a Redis that restarted empty learns the state again.
+                fields.update(state="running", started_at=str(self.started_at), reason="")
+            heartbeat(self.trader_id, pid=str(os.getpid()), **fields)
         if self.running and self.started_at is None:
             self.started_at = time.time()
             node_state_set(self.trader_id, "running", push=False, started_at=self.started_at, pid=os.getpid())
