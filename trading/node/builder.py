@@ -111,6 +111,20 @@ def desk_orders_strategy(trader_id: str) -> ImportableStrategyConfig:
     )
 
 
+def extra_strategies() -> list[ImportableStrategyConfig]:
+    """Strategies to run beside ``DeskOrders``, from the JSON file named by the environment variable
+    ``NAUTILUS_EXTRA_STRATEGIES`` (a list of ``{"strategy_path", "config_path", "config"}``). Their
+    orders pass the desk gate through ``trading.node.risk_hook`` like any strategy's."""
+    import json
+    import os
+
+    path = os.environ.get("NAUTILUS_EXTRA_STRATEGIES")
+    if not path:
+        return []
+    with open(path) as f:
+        return [ImportableStrategyConfig(**item) for item in json.load(f)]
+
+
 def trading_node_config(s: NodeSettings, plan: NodePlan) -> TradingNodeConfig:
     data_clients, exec_clients = {}, {}
     for client in plan.clients:
@@ -153,7 +167,7 @@ def trading_node_config(s: NodeSettings, plan: NodePlan) -> TradingNodeConfig:
         ),
         data_clients=data_clients,
         exec_clients=exec_clients,
-        strategies=[desk_orders_strategy(s.trader_id)],
+        strategies=[desk_orders_strategy(s.trader_id), *extra_strategies()],
         timeout_connection=15.0,
         timeout_reconciliation=15.0,
         timeout_portfolio=5.0,

@@ -61,9 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
 
     from trading.node.bridge import MarketDataPublisher, QuoteBridgeActor, Sink
+    from trading.node.risk_hook import NodeRiskHook
 
+    # Before run(): the kill switch and the desk gate are in place before any strategy starts.
+    risk_hook = NodeRiskHook(node=node, trader_id=trader_id).install()
     sink = Sink()
-    publisher = MarketDataPublisher(trader_id=trader_id, sink=sink, settings=node_settings.market_data)
+    publisher = MarketDataPublisher(
+        trader_id=trader_id, sink=sink, settings=node_settings.market_data, extra_heartbeat=risk_hook.heartbeat_fields
+    )
 
     def on_trader_started() -> None:
         publisher.running = True
@@ -96,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         exit_code = EXIT_FAILED
     finally:
         publisher.stop_event.set()
+        risk_hook.stop()
         if exit_code == EXIT_OK:
             node_state_set(trader_id, "stopping", reason="shutting down")
         try:
