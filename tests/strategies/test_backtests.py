@@ -284,3 +284,41 @@ def test_results_partial_renders_statistics_curves_and_trades(desk):
     assert 'id="bt-equity-data"' in html and 'data-testid="backtest-trades"' in html
     compare = render_to_string("strategies/_backtest_compare.html", {"comparison": backtest_compare([done, done])})
     assert compare.count(done.statistics["total_return"]) == 2
+
+
+def test_market_maker_quotes_on_ticks_within_its_max_position(desk):
+    spec = make_spec("market_maker", bar_spec="tick")
+    outcome = run_engine(
+        spec=spec,
+        parameters=None,
+        start=START,
+        end=START + timedelta(hours=6),
+        venue="SIM",
+        starting_balance=Decimal("1000000"),
+        currency="USD",
+        seed=2,
+    )
+    assert outcome.status == "succeeded" and outcome.bars == 6 * 3600
+    assert outcome.statistics["trades"] > 3
+    assert max(t["quantity"] for t in outcome.trades) <= Decimal(spec["risk"]["max_position"])
+
+
+def test_web_side_modules_do_not_import_nautilus():
+    """Importing the engine costs ~0.6 s / 440 MB and switches asyncio to uvloop (NAUTILUS.md)."""
+    import subprocess
+    import sys
+
+    from tests.processes import child_env
+    from tests.services import ROOT
+
+    code = (
+        "import sys, django; django.setup();"
+        "import strategies.models, strategies.spec, strategies.views, strategies.translation,"
+        " strategies.backtesting, strategies.optimisation, strategies.tasks;"
+        "loaded = sorted(m for m in sys.modules if m.startswith('nautilus_trader'));"
+        "print(loaded[:3]); sys.exit(1 if loaded else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -327,3 +327,23 @@ def test_create_test_strategies_style_specs_of_every_type_validate(desk):
             allocation=str(Decimal("50000") + number * 5000),
         )
         assert problems(spec) == [], strategy_type
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        None,
+        [],
+        "spec",
+        {"type": ["ema_cross"], "instruments": [{"id": 1}], "parameters": {"trade_size": {"x": 1}}},
+        {"type": "ema_cross", "instruments": "EUR/USD.SIM", "risk": [], "allocation": {}, "account": 5},
+        {"type": "custom", "config": [], "strategy_path": 3, "instruments": [None], "bar_spec": 1},
+        {
+            "type": "market_maker",
+            "parameters": {"max_inventory": "1e400", "trade_size": "-0"},
+            "risk": {"max_position": None},
+        },
+    ],
+)
+def test_reports_problems_for_junk_instead_of_raising(desk, junk):
+    assert spec_validate(junk).problems
