@@ -41,7 +41,9 @@ class Strategy(models.Model):
         verbose_name_plural = "strategies"
         constraints = [
             # Deleted strategies keep their history but free their name.
-            models.UniqueConstraint(fields=["name"], condition=~models.Q(status="deleted"), name="strategy_unique_live_name")
+            models.UniqueConstraint(
+                fields=["name"], condition=~models.Q(status="deleted"), name="strategy_unique_live_name"
+            )
         ]
 
     def __str__(self) -> str:
