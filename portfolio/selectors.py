@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Max, QuerySet, Sum
 
 from portfolio.models import CashBalance, PortfolioSnapshot, Position
+
+ZERO = Decimal("0")
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,308 @@ def cash_balance_list() -> QuerySet[CashBalance]:
 
 
 def portfolio_overview() -> PortfolioOverview:
-    open_qs = Position.objects.exclude(quantity=0)
+    open_positions, accounts = position_overview_counts()
     return PortfolioOverview(
         snapshot=snapshot_latest(),
         cash=cash_by_currency(),
-        open_positions=open_qs.count(),
-        accounts_with_positions=open_qs.values("account").distinct().count(),
+        open_positions=open_positions,
+        accounts_with_positions=accounts,
     )
+
+
+# -- the Portfolio page: one page of positions, live marks, totals by SQL aggregates ----------
+
+POSITIONS_PER_PAGE = 100
+# Sort keys the page offers -> ORDER BY columns. Keys in LIVE_SORTS depend on live marks
+# (Redis), which SQL cannot see, and are sorted in Python over a narrow row set.
+SQL_SORTS: dict[str, tuple[str, ...]] = {
+    "instrument": ("instrument__instrument_id", "account__name", "strategy__name"),
+    "account": ("account__name", "instrument__instrument_id", "strategy__name"),
+    "strategy": ("strategy__name", "account__name", "instrument__instrument_id"),
+    "sector": ("instrument__sector__name", "instrument__instrument_id", "account__name"),
+    "quantity": ("quantity",),
+    "avg_price": ("avg_price",),
+    "realized": ("realized_pnl",),
+    "opened": ("opened_at",),
+}
+LIVE_SORTS = ("mark", "unrealized", "notional")
+SORTS = (*SQL_SORTS, *LIVE_SORTS)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Live mids from the latest quotes (instrument id -> price), and FX built from them."""
+
+    prices: dict[str, Decimal]
+    fx: object  # portfolio.performance.FxRates
+    live: bool  # False when Redis could not be read: stored marks only
+
+    def mark(self, instrument_id: str, stored: Decimal | None) -> tuple[Decimal | None, bool]:
+        price = self.prices.get(instrument_id)
+        return (price, True) if price is not None else (stored, False)
+
+
+def marks_live() -> Marks:
+    """Mids of every quoted instrument; the book's stored marks are last-fill prices, not live."""
+    import redis
+
+    from portfolio.performance import FxRates
+    from trading.market_data.quotes import latest_quotes
+    from trading.models import Instrument
+
+    try:
+        quotes = latest_quotes()
+        live = True
+    except redis.RedisError:
+        quotes, live = {}, False
+    prices = {iid: q.mid for iid, q in quotes.items() if q.bid > 0 and q.ask > 0}
+    fx_instruments = list(Instrument.objects.exclude(base_currency="").only("instrument_id", "base_currency",
+                                                                               "quote_currency", "asset_class"))
+    return Marks(prices=prices, fx=FxRates.from_quotes(fx_instruments, quotes), live=live)
+
+
+@dataclass
+class PositionRow:
+    position: Position
+    mark: Decimal | None
+    mark_live: bool
+    unrealized: Decimal | None
+    notional: Decimal | None  # signed, quote currency
+    pct_equity: Decimal | None
+    var_95: Decimal | None
+
+
+@dataclass
+class CurrencyTotal:
+    currency: str
+    positions: int = 0
+    unrealized: Decimal = Decimal("0")
+    realized: Decimal = Decimal("0")
+    commissions: Decimal = Decimal("0")
+    gross: Decimal = Decimal("0")
+    net: Decimal = Decimal("0")
+    unmarked: int = 0  # instruments with neither a live nor a stored mark
+
+
+@dataclass
+class PositionPage:
+    rows: list[PositionRow]
+    totals: list[CurrencyTotal]
+    count: int
+    number: int
+    num_pages: int
+    per_page: int
+    sort: str
+    descending: bool
+    var_at: object | None  # time of the risk run the VaR column comes from
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def first_index(self) -> int:
+        return 0 if not self.count else (self.number - 1) * self.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        return min(self.count, self.number * self.per_page)
+
+
+def _open_positions(account_id: int | None) -> QuerySet[Position]:
+    qs = Position.objects.exclude(quantity=0)
+    if account_id is not None:
+        qs = qs.filter(account_id=account_id)
+    return qs
+
+
+def position_totals(*, account_id: int | None, marks: Marks) -> tuple[list[CurrencyTotal], int]:
+    """Totals per quote currency over every open position (not just the page) and their count.
+
+    One aggregate query grouped by instrument: the unrealised P&L of all positions in
+    an instrument at one mark is ``multiplier * (mark * sum(q) - sum(q * avg))``, so a
+    live mark is applied per instrument, never per position, and the result is exact."""
+    from django.db.models import Count, F
+    from django.db.models.functions import Abs
+
+    rows = (
+        _open_positions(account_id)
+        .values("instrument_id", "instrument__instrument_id", "instrument__quote_currency", "instrument__multiplier")
+        .annotate(
+            n=Count("id"),
+            qty=Sum("quantity"),
+            abs_qty=Sum(Abs("quantity")),
+            cost=Sum(F("quantity") * F("avg_price")),
+            realized=Sum("realized_pnl"),
+            commissions=Sum("commissions"),
+            # The stored mark is the same for every row of an instrument after a fill marks it;
+            # the max is the fallback mark when there is no live quote.
+            stored_mark=Max("mark_price"),
+        )
+        .order_by()
+    )
+    totals: dict[str, CurrencyTotal] = {}
+    count = 0
+    for r in rows:
+        ccy = r["instrument__quote_currency"]
+        t = totals.setdefault(ccy, CurrencyTotal(ccy))
+        count += r["n"]
+        t.positions += r["n"]
+        t.realized += r["realized"]
+        t.commissions += r["commissions"]
+        mark, _ = marks.mark(r["instrument__instrument_id"], r["stored_mark"])
+        if mark is None:
+            t.unmarked += 1
+            continue
+        mult = r["instrument__multiplier"]
+        t.unrealized += mult * (mark * r["qty"] - r["cost"])
+        t.gross += mult * mark * r["abs_qty"]
+        t.net += mult * mark * r["qty"]
+    return sorted(totals.values(), key=lambda t: t.currency), count
+
+
+def _equity_by_account(account_ids: set[int]) -> dict[int, tuple[Decimal, str]]:
+    """The newest snapshot's total value per account (in its base currency)."""
+    if not account_ids:
+        return {}
+    rows = (
+        PortfolioSnapshot.objects.filter(account_id__in=account_ids)
+        .order_by("account_id", "-at")
+        .distinct("account_id")
+        .values_list("account_id", "total_value", "currency")
+    )
+    return {a: (v, c) for a, v, c in rows}
+
+
+def _var_by_account(account_ids: set[int]) -> tuple[dict[int, dict[str, tuple[Decimal, Decimal]]], object | None]:
+    """Per account, instrument id -> (historical VaR 95, net quantity) from the newest risk-monitor run."""
+    from django.db.models import F
+
+    from risk.models import RiskMetricSnapshot
+
+    if not account_ids:
+        return {}, None
+    rows = (
+        RiskMetricSnapshot.objects.filter(account_id__in=account_ids)
+        .order_by("account_id", "-at")
+        .distinct("account_id")
+        .values_list("account_id", "at", F("details__positions"))
+    )
+    out: dict[int, dict[str, tuple[Decimal, Decimal]]] = {}
+    newest = None
+    for account_id, at, positions in rows:
+        newest = at if newest is None or at > newest else newest
+        per: dict[str, tuple[Decimal, Decimal]] = {}
+        for p in positions or []:
+            try:
+                per[p["instrument"]] = (Decimal(str(p["var_hist_95"])), Decimal(str(p["quantity"])))
+            except (KeyError, TypeError, ArithmeticError):
+                continue  # a malformed row shows "—" rather than a wrong number
+        out[account_id] = per
+    return out, newest
+
+
+def _live_sorted_ids(qs: QuerySet[Position], *, key: str, descending: bool, marks: Marks) -> list[int]:
+    """Ids of every filtered position ordered by a value that needs the live mark."""
+    rows = qs.values_list("id", "quantity", "avg_price", "mark_price", "instrument__instrument_id",
+                          "instrument__multiplier")
+    keyed = []
+    for pk, qty, avg, stored, iid, mult in rows.iterator(chunk_size=5000):
+        mark, _ = marks.mark(iid, stored)
+        if mark is None:
+            value = None
+        elif key == "mark":
+            value = mark
+        elif key == "unrealized":
+            value = qty * (mark - avg) * mult
+        else:
+            value = abs(qty) * mark * mult
+        keyed.append((value is None, value or ZERO, pk))
+    # Unmarked rows last in either direction.
+    keyed.sort(key=lambda k: (k[0], -k[1] if descending else k[1], k[2]))
+    return [pk for _, _, pk in keyed]
+
+
+def position_page(
+    *, account_id: int | None = None, sort: str = "instrument", descending: bool = False, page: int = 1,
+    per_page: int = POSITIONS_PER_PAGE, marks: Marks | None = None,
+) -> PositionPage:
+    """One page of open positions with live marks, % of equity and VaR contribution, and the totals.
+
+    The query count does not depend on how many positions there are. ``sort`` is one
+    of ``SORTS`` (ValueError otherwise); a page past the end shows the last page."""
+    if sort not in SORTS:
+        raise ValueError(f"sort: {sort!r} is not one of {', '.join(SORTS)}")
+    marks = marks if marks is not None else marks_live()
+    totals, count = position_totals(account_id=account_id, marks=marks)
+    num_pages = max(1, -(-count // per_page))
+    number = min(max(1, page), num_pages)
+    offset = (number - 1) * per_page
+    qs = _open_positions(account_id)
+    related = ("account", "instrument", "instrument__sector", "strategy")
+    if sort in SQL_SORTS:
+        order = [f"-{c}" if descending else c for c in SQL_SORTS[sort]]
+        positions = list(qs.select_related(*related).order_by(*order, "id")[offset : offset + per_page])
+    else:
+        ids = _live_sorted_ids(qs, key=sort, descending=descending, marks=marks)[offset : offset + per_page]
+        by_id = Position.objects.select_related(*related).in_bulk(ids)
+        positions = [by_id[i] for i in ids if i in by_id]
+    account_ids = {p.account_id for p in positions}
+    equity = _equity_by_account(account_ids)
+    var, var_at = _var_by_account(account_ids)
+    rows = []
+    for p in positions:
+        inst = p.instrument
+        mark, live = marks.mark(inst.instrument_id, p.mark_price)
+        unrealized = notional = pct = var_95 = None
+        if mark is not None:
+            unrealized = p.quantity * (mark - p.avg_price) * inst.multiplier
+            notional = p.quantity * mark * inst.multiplier
+            eq = equity.get(p.account_id)
+            if eq is not None and eq[0] > 0:
+                in_base = marks.fx.convert(notional, inst.quote_currency, eq[1])
+                if in_base is not None:
+                    pct = (in_base / eq[0] * 100).quantize(Decimal("0.01"))
+        inst_var = var.get(p.account_id, {}).get(inst.instrument_id)
+        if inst_var is not None and inst_var[1] != 0:
+            # Euler allocation: a linear position's VaR scales with its quantity, so each
+            # strategy's slice of the account's net position carries its share of the VaR.
+            var_95 = (inst_var[0] * p.quantity / inst_var[1]).quantize(Decimal("0.01"))
+        rows.append(PositionRow(p, mark, live, unrealized, notional, pct, var_95))
+    return PositionPage(
+        rows=rows, totals=totals, count=count, number=number, num_pages=num_pages, per_page=per_page,
+        sort=sort, descending=descending, var_at=var_at,
+    )
+
+
+def discrepancy_open_list(*, limit: int = 100) -> list:
+    """Open discrepancies (engine and F8), oldest first; at most ``limit`` + 1 to tell "more"."""
+    from portfolio.models import Discrepancy
+
+    return list(
+        Discrepancy.objects.filter(resolution="")
+        .select_related("account", "instrument")
+        .order_by("first_seen", "id")[: limit + 1]
+    )
+
+
+def discrepancy_recent_resolved(*, limit: int = 5) -> list:
+    from portfolio.models import Discrepancy
+
+    return list(
+        Discrepancy.objects.exclude(resolution="")
+        .select_related("account", "instrument", "resolved_by")
+        .order_by("-resolved_at", "-id")[:limit]
+    )
+
+
+def position_overview_counts() -> tuple[int, int]:
+    """(open positions, accounts holding them) in one query."""
+    from django.db.models import Count
+
+    agg = Position.objects.exclude(quantity=0).aggregate(n=Count("id"), accounts=Count("account", distinct=True))
+    return agg["n"], agg["accounts"]
