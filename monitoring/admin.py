@@ -210,3 +210,52 @@ class AlertAdmin(ReadOnlyAdmin):
     @admin.action(description="Resolve selected alerts")
     def resolve(self, request, queryset):
         self._apply(request, queryset, alert_resolve, "resolved")
+
+
+from monitoring.alerting.forms import AlertRuleForm  # noqa: E402 - the rule admin sits with its models
+from monitoring.alerting.rules import alert_rule_delete, alert_rule_save, alert_rule_test  # noqa: E402
+from monitoring.models import AlertDelivery, AlertRule  # noqa: E402
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(RoleAdmin):
+    """Risk Managers and Admins edit rules; saves go through the same validated, audited service as the page."""
+
+    view_role = Role.RISK_MANAGER
+    write_role = Role.RISK_MANAGER
+    form = AlertRuleForm
+    list_display = ["name", "kind", "metric", "comparison", "threshold", "window_seconds", "event_category",
+                    "severity", "max_per_hour", "enabled", "builtin"]
+    list_filter = ["kind", "enabled", "severity", "builtin"]
+    search_fields = ["name", "description", "metric"]
+    actions = ["send_test_alert"]
+
+    def save_model(self, request, obj, form, change):
+        fresh = AlertRule.objects.get(pk=obj.pk) if change else AlertRule()
+        saved = alert_rule_save(rule=fresh, data=form.cleaned_data, user=request.user, via="admin")
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        alert_rule_delete(rule=obj, user=request.user, via="admin")
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            alert_rule_delete(rule=rule, user=request.user, via="admin")
+
+    @admin.action(description="Send a test alert through the selected rules")
+    def send_test_alert(self, request, queryset):
+        for rule in queryset:
+            alert_rule_test(rule=rule, user=request.user, via="admin")
+        self.message_user(request, f"{queryset.count()} test alert(s) sent.", messages.SUCCESS)
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["created_at", "alert", "rule", "channel", "target", "status", "attempts", "sent_at"]
+    list_filter = ["channel", "status"]
+    search_fields = ["target", "last_error", "alert__title"]
+    readonly_fields = ["alert", "rule", "channel", "target", "status", "attempts", "last_error", "created_at", "sent_at"]
+
+    def get_actions(self, request):
+        return {}

@@ -7,11 +7,13 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from monitoring.models import Alert, AuditLog
+from monitoring.models import Alert, AlertDelivery, AlertRule, AuditLog
 
 
-def alert_list(*, status: str = "", category: str = "", severity: str = "") -> QuerySet[Alert]:
+def alert_list(*, status: str = "", category: str = "", severity: str = "", text: str = "") -> QuerySet[Alert]:
     qs = Alert.objects.select_related("acknowledged_by")
+    if text:
+        qs = qs.filter(Q(title__icontains=text) | Q(message__icontains=text) | Q(source__icontains=text))
     if status:
         qs = qs.filter(status=status)
     if category:
@@ -67,3 +69,90 @@ def audit_filter_choices() -> dict[str, list[str]]:
             .distinct()
         ),
     }
+
+
+def alert_centre_list(*, status: str = "", category: str = "", severity: str = "", text: str = "") -> QuerySet[Alert]:
+    """Alerts with their deliveries (and each delivery's rule) in two more queries, not one per row."""
+    from django.db.models import Prefetch
+
+    deliveries = AlertDelivery.objects.select_related("rule").order_by("channel")
+    return alert_list(status=status, category=category, severity=severity, text=text).prefetch_related(
+        Prefetch("deliveries", queryset=deliveries)
+    )
+
+
+def alert_counts() -> dict[str, int]:
+    """Unresolved alerts by status, for the section's badges."""
+    from django.db.models import Count
+
+    rows = Alert.objects.exclude(status=Alert.Status.RESOLVED).values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+def alert_rule_list() -> QuerySet[AlertRule]:
+    from django.db.models import Count
+
+    since = timezone.now() - timedelta(hours=24)
+    return AlertRule.objects.annotate(
+        deliveries_24h=Count("deliveries", filter=Q(deliveries__created_at__gte=since)),
+        suppressed_24h=Count(
+            "deliveries", filter=Q(deliveries__created_at__gte=since, deliveries__status=AlertDelivery.Status.SUPPRESSED)
+        ),
+    ).order_by("-enabled", "name")
+
+
+def delivery_recent_list(*, limit: int = 50) -> QuerySet[AlertDelivery]:
+    return AlertDelivery.objects.select_related("alert", "rule")[:limit]
+
+
+def desk_processes_view() -> list[dict]:
+    """The desk's processes now (psutil), with CPU % from the latest sample when it knows the pid."""
+    import time as _time
+
+    from monitoring.alerting.series import desk_processes, samples_read
+
+    try:
+        latest = samples_read(limit=1)
+    except Exception:
+        latest = []
+    cpu = {p["pid"]: p.get("cpu_pct") for p in (latest[0].get("procs", []) if latest else [])}
+    now = _time.time()
+    rows = desk_processes()
+    for row in rows:
+        row["uptime_s"] = now - row["started"]
+        row["cpu_pct"] = cpu.get(row["pid"])
+    return rows
+
+
+def celery_overview() -> dict:
+    """Queue depths (Redis) and workers: heartbeat age and, when they answer within half a second, their stats."""
+    from config.celery import app
+    from monitoring.health.checks import worker_heartbeats
+    from monitoring.redis_client import redis_client
+
+    out: dict = {"queues": [], "workers": [], "error": ""}
+    try:
+        client = redis_client()
+        out["queues"] = [{"name": q, "depth": client.llen(q)} for q in ("default", "node")]
+        beats = worker_heartbeats()
+    except Exception as exc:
+        out["error"] = f"Redis unreachable: {type(exc).__name__}"
+        return out
+    try:
+        stats = app.control.inspect(timeout=0.5).stats() or {}
+    except Exception:
+        stats = {}
+    for name in sorted(set(beats) | set(stats)):
+        info = stats.get(name, {})
+        pool = info.get("pool", {})
+        out["workers"].append(
+            {
+                "name": name,
+                "heartbeat_age": beats.get(name),
+                "answered": name in stats,
+                "pid": info.get("pid"),
+                "concurrency": pool.get("max-concurrency"),
+                "tasks": sum((info.get("total") or {}).values()),
+            }
+        )
+    return out

@@ -352,6 +352,10 @@ class Command(BaseCommand):
         changed = report["created"] + report["updated"] + report["removed"]
         counts = ", ".join(f"{len(v)} {k}" for k, v in report.items())
         say(f"[5/5] periodic tasks: {counts}" + (f" ({', '.join(changed)})" if changed else ""))
+        from monitoring.alerting.rules import builtin_rules_ensure
+
+        rules = builtin_rules_ensure()
+        say(f"[+] built-in alert rules: {', '.join(rules) + ' created' if rules else 'already present'}")
         self.stdout.write(self.style.SUCCESS("Database initialised."))
 
     def validate(self, *, as_json: bool, require_processes: bool) -> None:
