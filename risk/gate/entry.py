@@ -8,12 +8,15 @@ transaction; any exception there is turned into a rejection by the caller
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import uuid
 from decimal import Decimal
 
 from monitoring.metrics import gate_observe
 from risk.services import order_risk_check, process_gate
+
+logger = logging.getLogger(__name__)
 
 
 def _reasons(decision) -> list[str]:
@@ -27,7 +30,19 @@ def gate_decide_order(order) -> tuple[bool, list[str]]:
     decision = order_risk_check(order=order)
     reasons = [] if decision.approved else _reasons(decision)
     gate_observe(time.perf_counter() - started, process="desk", rejected_reasons=[] if decision.approved else decision.reason_codes)
+    if not decision.approved:
+        _alert_limit_breaches(order, decision)
     return decision.approved, reasons
+
+
+def _alert_limit_breaches(order, decision) -> None:
+    # An alert that cannot be written must not change the verdict (it is a rejection already).
+    from risk.alerts import gate_rejection_alert
+
+    try:
+        gate_rejection_alert(order=order, checks=decision.checks)
+    except Exception:
+        logger.exception("could not raise the risk alert for rejected order %s", order.client_order_id)
 
 
 def gate_check_modification(order, *, new_quantity: Decimal, new_price: Decimal | None) -> tuple[bool, list[str]]:
