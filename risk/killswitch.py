@@ -56,6 +56,11 @@ def _resolve_target(scope: str, target: Any) -> dict[str, Any]:
     return {SCOPE_FIELDS[scope]: obj}
 
 
+def kill_switch_target_check(*, scope: str, target: Any) -> None:
+    """Raise ``ValidationError`` (field ``scope`` or ``target``) when the pair names nothing."""
+    _resolve_target(scope, target)
+
+
 def _gate_target(ks: KillSwitch) -> Any:
     if ks.scope == Scope.INSTRUMENT:
         return ks.instrument.instrument_id
@@ -141,7 +146,19 @@ def _set(
         message = kill_switch_message(ks, cancel_open=cancel_open)
         transaction.on_commit(lambda: _after_commit(message))
         publish_on_commit("risk", "kill_switch", {**message, "label": ks.scope_label})
+        # Every open page listens to "status": its header badge changes now, not at the next status push.
+        transaction.on_commit(_publish_badge)
     return ks
+
+
+def _publish_badge() -> None:
+    from monitoring.broadcast import publish
+    from monitoring.status import kill_switch_summary
+
+    try:
+        publish("status", "kill_switch", kill_switch_summary())
+    except Exception:
+        pass  # the next status push (every few seconds) carries it anyway
 
 
 def kill_switch_engage(

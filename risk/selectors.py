@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from decimal import Decimal
+from typing import Any
 
-from risk.models import KillSwitch, KillSwitchEvent, RiskDecision, RiskLimit
+from django.db.models import QuerySet, Sum
+
+from risk.models import KillSwitch, KillSwitchEvent, RiskDecision, RiskLimit, RiskMetricSnapshot, StressScenario
 
 _SCOPE_RELATED = ("account", "strategy", "instrument", "sector")
 
@@ -36,3 +39,82 @@ def risk_decision_recent_list(*, limit: int = 25, approved: bool | None = None) 
     if approved is not None:
         qs = qs.filter(approved=approved)
     return qs[:limit]
+
+
+# -- the Risk page -------------------------------------------------------------------------------
+
+METRIC_FIELDS = (
+    "portfolio_value",
+    "daily_pnl",
+    "drawdown",
+    "max_drawdown",
+    "var_hist_95",
+    "var_hist_99",
+    "es_hist_95",
+    "es_hist_99",
+    "var_param_95",
+    "var_param_99",
+    "es_param_95",
+    "es_param_99",
+    "gross_exposure",
+)
+
+
+def risk_metric_latest() -> list[RiskMetricSnapshot]:
+    """The newest monitor result of every account (one pass writes them all with one ``at``)."""
+    newest = RiskMetricSnapshot.objects.order_by("-at").values_list("at", flat=True).first()
+    if newest is None:
+        return []
+    return list(RiskMetricSnapshot.objects.filter(at=newest).select_related("account").order_by("account_id"))
+
+
+def risk_metric_desk_totals(rows) -> dict[str, Any] | None:
+    """Desk cards: the sum over the accounts of the main currency (money in different currencies
+    is not added up). VaR/ES are summed too — an upper bound that ignores diversification."""
+    if not rows:
+        return None
+    by_ccy: dict[str, list] = {}
+    for r in rows:
+        by_ccy.setdefault(r.currency, []).append(r)
+    currency, group = max(by_ccy.items(), key=lambda kv: (sum((r.portfolio_value for r in kv[1]), Decimal(0)), kv[0]))
+    totals = {f: sum((getattr(r, f) for r in group), Decimal(0)) for f in METRIC_FIELDS}
+    return {
+        **totals,
+        "currency": currency,
+        "at": group[0].at,
+        "accounts": len(group),
+        "other_currencies": sorted(c for c in by_ccy if c != currency),
+    }
+
+
+def risk_metric_history(*, currency: str, points: int = 120) -> list[dict[str, Any]]:
+    """Desk portfolio value per monitor pass (oldest first) for the chart."""
+    rows = (
+        RiskMetricSnapshot.objects.filter(currency=currency)
+        .values("at")
+        .annotate(value=Sum("portfolio_value"), pnl=Sum("daily_pnl"))
+        .order_by("-at")[:points]
+    )
+    return [{"at": r["at"].isoformat(), "value": str(r["value"]), "pnl": str(r["pnl"])} for r in reversed(rows)]
+
+
+def risk_limit_rows() -> list[dict[str, Any]]:
+    """Every limit with its utilisation now (from a fresh snapshot and the in-flight counters).
+
+    Falls back to no utilisation (the table still lists the limits) when the snapshot or Redis
+    cannot be read; the page says so."""
+    from risk.gate.loader import snapshot_load
+    from risk.gate.reservation import reservation_counters
+    from risk.gate.utilisation import limit_utilisation
+
+    limits = list(risk_limit_list())
+    usage: dict[int, dict[str, Any]] = {}
+    try:
+        usage = {u["limit_id"]: u for u in limit_utilisation(snapshot_load(), counters=reservation_counters())}
+    except Exception:
+        usage = {}
+    return [{"limit": lim, "usage": usage.get(lim.pk)} for lim in limits]
+
+
+def stress_scenario_list() -> QuerySet[StressScenario]:
+    return StressScenario.objects.all()

@@ -75,8 +75,21 @@
     });
   }
 
+  // A kill-switch change is pushed at once (risk.killswitch), ahead of the next status push.
+  function applyKillSwitch(ks) {
+    const badge = document.querySelector('#status-strip [data-indicator="kill-switch"]');
+    if (!badge || !ks) return;
+    const cls = { green: "ok", amber: "warn", red: "bad" }[ks.level] || "idle";
+    badge.classList.remove("ok", "warn", "bad", "idle");
+    badge.classList.add(cls);
+    badge.dataset.level = ks.level;
+    badge.dataset.tip = ks.detail || "";
+    badge.textContent = `KILL SWITCH ${ks.label}`;
+  }
+
   function dispatch(msg) {
     if (msg.topic === "status" && msg.event === "status") applyStatus(msg.data);
+    if (msg.topic === "status" && msg.event === "kill_switch") applyKillSwitch(msg.data);
     (handlers[msg.topic] || []).forEach((fn) => {
       try { fn(msg.event, msg.data, msg); } catch (err) { console.error("live handler failed", err); }
     });
