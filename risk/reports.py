@@ -48,7 +48,7 @@ def daily_risk_report(*, day: date) -> dict[str, Any]:
         closing[snap.account_id] = snap  # later passes overwrite earlier ones
         passes += 1
     accounts = []
-    for snap in sorted(closing.values(), key=lambda s: (s.account.name if s.account else "")):
+    for snap in sorted(closing.values(), key=lambda s: s.account.name if s.account else ""):
         accounts.append(
             {
                 "account": snap.account.name if snap.account else "desk",
@@ -71,8 +71,14 @@ def daily_risk_report(*, day: date) -> dict[str, Any]:
     )
     kill_switch_events = list(
         KillSwitchEvent.objects.filter(at__gte=start, at__lt=end)
-        .select_related("actor", "kill_switch", "kill_switch__account", "kill_switch__strategy",
-                        "kill_switch__instrument", "kill_switch__sector")
+        .select_related(
+            "actor",
+            "kill_switch",
+            "kill_switch__account",
+            "kill_switch__strategy",
+            "kill_switch__instrument",
+            "kill_switch__sector",
+        )
         .order_by("at")
     )
     return {

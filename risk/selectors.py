@@ -70,13 +70,15 @@ def risk_metric_latest() -> list[RiskMetricSnapshot]:
 
 def risk_metric_desk_totals(rows) -> dict[str, Any] | None:
     """Desk cards: the sum over the accounts of the main currency (money in different currencies
-    is not added up). VaR/ES are summed too — an upper bound that ignores diversification."""
+    is not added up, the others are named). VaR/ES are summed too — an upper bound that ignores diversification."""
     if not rows:
         return None
     by_ccy: dict[str, list] = {}
     for r in rows:
         by_ccy.setdefault(r.currency, []).append(r)
-    currency, group = max(by_ccy.items(), key=lambda kv: (sum((r.portfolio_value for r in kv[1]), Decimal(0)), kv[0]))
+    # The currency most accounts report in (then alphabetical): stable from one pass to the next,
+    # so the cards and the chart do not jump between currencies as values move.
+    currency, group = min(by_ccy.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     totals = {f: sum((getattr(r, f) for r in group), Decimal(0)) for f in METRIC_FIELDS}
     return {
         **totals,

@@ -195,7 +195,9 @@ def _flatten_send(preview: list[dict], *, user) -> list[dict]:
         }
         try:
             order, _ = order_submit(request=order_request_check(data=data, user=user), user=user)
-            results.append({**item, "order": order.client_order_id, "status": order.status, "reason": order.status_reason})
+            results.append(
+                {**item, "order": order.client_order_id, "status": order.status, "reason": order.status_reason}
+            )
         except ValidationError as exc:
             results.append({**item, "order": "", "status": "INVALID", "reason": "; ".join(exc.messages)})
     return results
@@ -207,8 +209,9 @@ class StressRunView(RiskWrite):
 
         form = StressRunForm(request.POST)
         if not form.is_valid():
-            return self.render(request, "stress", {"stress_form": form, "scenarios": selectors.stress_scenario_list()},
-                               status=400)
+            return self.render(
+                request, "stress", {"stress_form": form, "scenarios": selectors.stress_scenario_list()}, status=400
+            )
         result = stress_test_run(scenario=form.cleaned_data["scenario"])
         return self.render(
             request,

@@ -68,7 +68,10 @@ def _account_for(instrument: Instrument, strategy) -> Account:
     if strategy is not None and strategy.account_id:
         return strategy.account
     account = (
-        Account.objects.filter(venue_id=instrument.venue_id).exclude(status=Account.Status.DISABLED).order_by("pk").first()
+        Account.objects.filter(venue_id=instrument.venue_id)
+        .exclude(status=Account.Status.DISABLED)
+        .order_by("pk")
+        .first()
     )
     if account is None:
         raise StrategyOrderRefused(f"no active account trades {instrument.venue}")
@@ -130,7 +133,10 @@ def strategy_order_submit(*, order: StrategyOrder) -> tuple[Order, bool, list[st
             approved, reasons = gate_decide_order(row)
         except Exception as exc:
             logger.exception("risk gate failed for strategy order %s", row.client_order_id)
-            approved, reasons = False, [f"GATE_ERROR: the risk gate could not evaluate this order ({type(exc).__name__})"]
+            approved, reasons = (
+                False,
+                [f"GATE_ERROR: the risk gate could not evaluate this order ({type(exc).__name__})"],
+            )
         if approved:
             order_transition(row, S.APPROVED, message="Approved by the risk gate")
         else:

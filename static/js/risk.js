@@ -56,7 +56,9 @@
     (limits || []).forEach((u) => {
       const bar = document.querySelector(`[data-util="${u.limit_id}"]`);
       if (!bar || !bar.classList.contains("ubar") || u.utilisation_pct === null) return;
-      const pct = String(u.utilisation_pct);
+      // The monitor sends "80.0000" for a value measured to the hundredth; show it as the server does.
+      const [whole, frac = ""] = String(u.utilisation_pct).split(".");
+      const pct = `${whole}.${(frac + "00").slice(0, 2)}`;
       bar.classList.remove("warn", "bad");
       if (u.breached) bar.classList.add("bad");
       else if (parseFloat(pct) >= 80) bar.classList.add("warn");

@@ -50,17 +50,20 @@ def strategies_in_node(request, monkeypatch, tmp_path, transactional_db):
     "big" orders 5000 EUR/USD (must be rejected), "small" 2000 (must pass and fill).
 
     Set before the node starts (``NAUTILUS_EXTRA_STRATEGIES``, read by ``trading.node.builder``)."""
+    from risk.limits import risk_limit_create
     from strategies.models import Strategy
     from tests.factories import make_reference_data
     from trading.models import Account
 
-    from risk.limits import risk_limit_create
-
     make_reference_data()
     risk_limit_create(user=None, name="Max order 3000", kind="max_order_quantity", value="3000")
     account = Account.objects.get(name="SIM-001")
-    big = Strategy.objects.create(name="Breaching one-shot", strategy_type="custom", account=account, status="simulation")
-    small = Strategy.objects.create(name="Within one-shot", strategy_type="custom", account=account, status="simulation")
+    big = Strategy.objects.create(
+        name="Breaching one-shot", strategy_type="custom", account=account, status="simulation"
+    )
+    small = Strategy.objects.create(
+        name="Within one-shot", strategy_type="custom", account=account, status="simulation"
+    )
     doc = [
         {
             "strategy_path": STRATEGY_PATH,

@@ -15,8 +15,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def _order(trader, **fields):
     from trading.order_entry import order_request_check, order_submit
 
-    data = {"account": "SIM-001", "instrument": "EUR/USD.SIM", "side": "BUY", "order_type": "MARKET",
-            "quantity": "2000", **fields}
+    data = {
+        "account": "SIM-001",
+        "instrument": "EUR/USD.SIM",
+        "side": "BUY",
+        "order_type": "MARKET",
+        "quantity": "2000",
+        **fields,
+    }
     order, _ = order_submit(request=order_request_check(data=data, user=trader), user=trader)
     return order
 
@@ -68,8 +74,11 @@ def test_reduce_only_lets_only_reducing_orders_through(running_node, role_users)
     from risk.services import process_gate
 
     snap = lambda: process_gate().runtime.snapshot  # noqa: E731
-    wait_for(lambda: any(q > 0 for (_a, iid), q in snap().net_position.items() if iid == "EUR/USD.SIM"),
-             timeout=10, what="the gate to see the long position")
+    wait_for(
+        lambda: any(q > 0 for (_a, iid), q in snap().net_position.items() if iid == "EUR/USD.SIM"),
+        timeout=10,
+        what="the gate to see the long position",
+    )
 
     kill_switch_engage(scope="global", mode="reduce_only", reason="test: reduce only", user=risk)
     wait_for(lambda: node_trading_state() == "REDUCING", timeout=1.0, interval=0.01, what="the node REDUCING")
@@ -97,8 +106,11 @@ def test_kill_switch_state_survives_a_node_restart(running_node, role_users):
     redis_client().delete("ni:killswitch:global", "ni:killswitch:state")
     old_pid = node_status().pid
     node_restart(user=role_users[Role.ADMIN])
-    wait_for(lambda: node_status().pid not in (None, old_pid) and node_status().healthy, timeout=90,
-             what="the node restarted")
+    wait_for(
+        lambda: node_status().pid not in (None, old_pid) and node_status().healthy,
+        timeout=90,
+        what="the node restarted",
+    )
     # The status hash is cleared at start and written again only once Nautilus holds the state.
     wait_for(lambda: node_trading_state() == "HALTED", timeout=10, what="the restarted node HALTED")
 
@@ -110,17 +122,23 @@ def test_strategy_order_over_a_limit_is_rejected_by_the_gate_inside_the_node(str
 
     big, small = strategies_in_node["big"], strategies_in_node["small"]
     rejected = wait_for(lambda: Order.objects.filter(strategy=big).first(), timeout=60, what="the big strategy's order")
-    accepted = wait_for(lambda: Order.objects.filter(strategy=small).first(), timeout=60,
-                        what="the small strategy's order")
+    accepted = wait_for(
+        lambda: Order.objects.filter(strategy=small).first(), timeout=60, what="the small strategy's order"
+    )
 
     assert rejected.source == "strategy" and rejected.status == "REJECTED"
     decision = rejected.risk_decision
     assert not decision.approved and "ORDER_QUANTITY_LIMIT" in decision.reason_codes
     assert decision.gate_process.endswith(f":{running_node_pid()}")
     # Nautilus never sent it: the order was denied inside the node with the gate's reason.
-    wait_for(lambda: any(f[b"type"] == b"denied" and rejected.client_order_id.encode() in f[b"body"]
-                         for _, f in redis_client().xrange(events_stream())),
-             timeout=10, what="the node's OrderDenied for the breaching order")
+    wait_for(
+        lambda: any(
+            f[b"type"] == b"denied" and rejected.client_order_id.encode() in f[b"body"]
+            for _, f in redis_client().xrange(events_stream())
+        ),
+        timeout=10,
+        what="the node's OrderDenied for the breaching order",
+    )
     assert not rejected.fills.exists()
 
     assert accepted.source == "strategy" and accepted.risk_decision.approved

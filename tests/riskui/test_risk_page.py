@@ -21,8 +21,7 @@ def desk(role_users):
     from tests.factories import make_reference_data
 
     make_reference_data()
-    limit = risk_limit_create(user=role_users[Role.ADMIN], name="Max position", kind="max_position_size",
-                              value="10000")
+    limit = risk_limit_create(user=role_users[Role.ADMIN], name="Max position", kind="max_position_size", value="10000")
     return {"limit": limit, "users": role_users}
 
 
@@ -34,8 +33,17 @@ def _client(client, users, role):
 
 def _edit_data(limit, **changes):
     prefix = f"l{limit.pk}-"
-    data = {"name": limit.name, "kind": limit.kind, "scope": limit.scope, "value": str(limit.value),
-            "currency": limit.currency, "window_seconds": "", "params": "", "enabled": "on", **changes}
+    data = {
+        "name": limit.name,
+        "kind": limit.kind,
+        "scope": limit.scope,
+        "value": str(limit.value),
+        "currency": limit.currency,
+        "window_seconds": "",
+        "params": "",
+        "enabled": "on",
+        **changes,
+    }
     return {prefix + k: v for k, v in data.items() if v is not None}
 
 
@@ -72,20 +80,30 @@ def test_limit_edit_shows_each_validation_error_on_its_field_and_writes_nothing(
     assert response.status_code == 400
     html = response.content.decode()
     start = html.index(f'data-error-for="{field}"')
-    assert message in html[start:start + 400], html[start:start + 400]
+    assert message in html[start : start + 400], html[start : start + 400]
     limit.refresh_from_db()
     assert limit.version == 1 and limit.value == Decimal("10000")
 
 
 def test_add_and_disable_a_limit(client, desk):
     c = _client(client, desk["users"], Role.RISK_MANAGER)
-    response = c.post("/risk/limits/new/", {"new-name": "Order cap", "new-kind": "max_order_quantity",
-                                            "new-scope": "global", "new-value": "3000", "new-enabled": "on"})
+    response = c.post(
+        "/risk/limits/new/",
+        {
+            "new-name": "Order cap",
+            "new-kind": "max_order_quantity",
+            "new-scope": "global",
+            "new-value": "3000",
+            "new-enabled": "on",
+        },
+    )
     assert response.status_code == 200
     created = RiskLimit.objects.get(name="Order cap")
     assert created.enabled and created.value == 3000
-    bad = c.post("/risk/limits/new/", {"new-name": "Bad", "new-kind": "price_band_pct", "new-scope": "global",
-                                       "new-value": "150"})
+    bad = c.post(
+        "/risk/limits/new/",
+        {"new-name": "Bad", "new-kind": "price_band_pct", "new-scope": "global", "new-value": "150"},
+    )
     assert bad.status_code == 400 and b"cannot exceed 100" in bad.content
     assert not RiskLimit.objects.filter(name="Bad").exists()
     response = c.post(f"/risk/limits/{created.pk}/enabled/", {"enabled": "0"})
@@ -104,8 +122,10 @@ def test_trader_gets_no_editors_and_403_on_every_write(client, desk):
         (f"/risk/limits/{limit.pk}/edit/", _edit_data(limit, value="1")),
         ("/risk/limits/new/", {"new-name": "x", "new-kind": "max_order_quantity", "new-value": "1"}),
         (f"/risk/limits/{limit.pk}/enabled/", {"enabled": "0"}),
-        ("/risk/kill-switch/", {"action": "engage", "scope": "global", "mode": "halt", "reason": "x",
-                                "confirmed": "on"}),
+        (
+            "/risk/kill-switch/",
+            {"action": "engage", "scope": "global", "mode": "halt", "reason": "x", "confirmed": "on"},
+        ),
         ("/risk/stress/", {"scenario": "1"}),
     ]:
         assert c.post(url, data).status_code == 403, url
@@ -121,16 +141,21 @@ def test_kill_switch_needs_a_reason_and_a_confirmation(client, desk):
     first = c.post("/risk/kill-switch/", {"action": "engage", "scope": "global", "mode": "halt", "reason": "drill"})
     assert first.status_code == 200 and b'data-testid="ks-confirm"' in first.content
     assert not KillSwitch.objects.exists()
-    done = c.post("/risk/kill-switch/", {"action": "engage", "scope": "global", "mode": "halt", "reason": "drill",
-                                         "confirmed": "on"})
+    done = c.post(
+        "/risk/kill-switch/",
+        {"action": "engage", "scope": "global", "mode": "halt", "reason": "drill", "confirmed": "on"},
+    )
     assert done.status_code == 200
     ks = KillSwitch.objects.get(scope="global")
     assert ks.engaged and ks.mode == "halt" and ks.changed_by == desk["users"][Role.RISK_MANAGER]
-    bad_target = c.post("/risk/kill-switch/", {"action": "engage", "scope": "account", "target": "999999",
-                                               "mode": "halt", "reason": "x"})
+    bad_target = c.post(
+        "/risk/kill-switch/",
+        {"action": "engage", "scope": "account", "target": "999999", "mode": "halt", "reason": "x"},
+    )
     assert bad_target.status_code == 400 and b"No account" in bad_target.content
-    flatten_halt = c.post("/risk/kill-switch/", {"action": "engage", "scope": "global", "mode": "halt",
-                                                 "reason": "x", "flatten": "on"})
+    flatten_halt = c.post(
+        "/risk/kill-switch/", {"action": "engage", "scope": "global", "mode": "halt", "reason": "x", "flatten": "on"}
+    )
     assert flatten_halt.status_code == 400 and b"reduce-only" in flatten_halt.content
 
 
@@ -138,12 +163,17 @@ def test_flatten_previews_the_orders_before_they_go(client, desk):
     from portfolio.models import Position
     from trading.models import Account, Instrument
 
-    Position.objects.create(account=Account.objects.get(name="SIM-001"),
-                            instrument=Instrument.objects.get(instrument_id="EUR/USD.SIM"),
-                            quantity=Decimal("3000"), avg_price=Decimal("1.1"))
+    Position.objects.create(
+        account=Account.objects.get(name="SIM-001"),
+        instrument=Instrument.objects.get(instrument_id="EUR/USD.SIM"),
+        quantity=Decimal("3000"),
+        avg_price=Decimal("1.1"),
+    )
     c = _client(client, desk["users"], Role.RISK_MANAGER)
-    response = c.post("/risk/kill-switch/", {"action": "engage", "scope": "global", "mode": "reduce_only",
-                                             "reason": "cut", "flatten": "on"})
+    response = c.post(
+        "/risk/kill-switch/",
+        {"action": "engage", "scope": "global", "mode": "reduce_only", "reason": "cut", "flatten": "on"},
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert 'data-testid="flatten-preview"' in html and "SELL 3000" in html
@@ -156,11 +186,25 @@ def test_daily_report_in_html_csv_and_pdf(client, desk):
     from risk.models import RiskMetricSnapshot
     from trading.models import Account
 
-    RiskMetricSnapshot.objects.create(at=timezone.now(), account=Account.objects.get(name="SIM-001"),
-                                      portfolio_value=Decimal("1000123.45"), daily_pnl=Decimal("-12.34"),
-                                      details={"limits": [{"limit_id": desk["limit"].pk, "kind": "max_position_size",
-                                                           "scope": "global", "value": "10000", "measured": "12000",
-                                                           "utilisation_pct": "120.00", "breached": True}]})
+    RiskMetricSnapshot.objects.create(
+        at=timezone.now(),
+        account=Account.objects.get(name="SIM-001"),
+        portfolio_value=Decimal("1000123.45"),
+        daily_pnl=Decimal("-12.34"),
+        details={
+            "limits": [
+                {
+                    "limit_id": desk["limit"].pk,
+                    "kind": "max_position_size",
+                    "scope": "global",
+                    "value": "10000",
+                    "measured": "12000",
+                    "utilisation_pct": "120.00",
+                    "breached": True,
+                }
+            ]
+        },
+    )
     c = _client(client, desk["users"], Role.VIEWER)
     html = c.get("/risk/report/")
     assert html.status_code == 200 and b"1,000,123.45" in html.content and b"BREACH" in html.content

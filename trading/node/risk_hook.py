@@ -244,7 +244,10 @@ class NodeRiskHook:
     # -- strategy orders ------------------------------------------------------------------------
     def _execute(self, command) -> None:
         """The ``RiskEngine.execute`` endpoint (on the loop): hold strategy submits for the gate."""
-        if isinstance(command, SubmitOrder | SubmitOrderList) and command.strategy_id.value not in self.desk_strategy_ids:
+        if (
+            isinstance(command, SubmitOrder | SubmitOrderList)
+            and command.strategy_id.value not in self.desk_strategy_ids
+        ):
             orders = [command.order] if isinstance(command, SubmitOrder) else list(command.order_list.orders)
             self._pending.put((command, orders, [_plain(o) for o in orders]))
             return
@@ -256,7 +259,7 @@ class NodeRiskHook:
         try:
             from risk.services import process_gate
 
-            process_gate().runtime  # start the snapshot now, not on the first order
+            process_gate().runtime.ready.wait(5)  # load the snapshot now, not on the first order
         except Exception:
             logger.exception("node gate runtime failed to start; strategy orders will be rejected")
         while not self._stop.is_set():
@@ -337,7 +340,9 @@ def _alert_unrecorded(plain: dict, why: str) -> None:
             severity=Alert.Severity.WARNING,
             category=Alert.Category.RISK,
             title=f"Strategy order denied in the node: {plain['client_order_id']}",
-            message=f"{plain['nautilus_strategy_id']} {plain['side']} {plain['quantity']} {plain['instrument_id']}: {why}",
+            message=(
+                f"{plain['nautilus_strategy_id']} {plain['side']} {plain['quantity']} {plain['instrument_id']}: {why}"
+            ),
             source="node.risk_hook",
             details={k: str(v) if isinstance(v, Decimal) else v for k, v in plain.items()},
         )
