@@ -133,7 +133,7 @@ class LogResult:
 def log_search(query: LogQuery, *, path: Path | None = None, max_bytes: int = MAX_BYTES) -> LogResult:
     """Newest first, at most ``query.limit`` lines matching every filter."""
     path = path or log_path()
-    minimum = LEVEL_RANK.get(query.level.upper(), 0) if query.level else 0
+    minimum = LEVEL_RANK.get(query.level.upper(), 0) if query.level else -1
     needle = query.text.lower()
     found: list[LogLine] = []
     scanned = 0
@@ -153,7 +153,7 @@ def log_search(query: LogQuery, *, path: Path | None = None, max_bytes: int = MA
                 # Older than the range: every line before this one is older still (bar a few
                 # milliseconds of interleaving between processes).
                 break
-        if minimum and LEVEL_RANK.get(line.level, len(LEVELS)) < minimum:
+        if minimum >= 0 and LEVEL_RANK.get(line.level, -1) < minimum:  # a raw line has no level to pass a filter
             continue
         found.append(line)
         if len(found) >= query.limit:
