@@ -219,3 +219,55 @@ class BacktestTrade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.side} {self.quantity} {self.instrument_id} ({self.realized_pnl} {self.currency})"
+
+
+class StrategyDeployment(models.Model):
+    """One exact version of a strategy put on the node (simulation) or promoted to live.
+
+    Simulation deployments are ``active`` from the moment the node is told to run
+    them until they are stopped (``ended``). A live promotion starts as
+    ``pending_approval`` and needs an Admin or Risk Manager (``approved`` or
+    ``rejected``); the gate checks that allowed the request are kept in ``checks``.
+    """
+
+    class Target(models.TextChoices):
+        SIMULATION = "simulation", "Simulation"
+        LIVE = "live", "Live"
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+        PENDING_APPROVAL = "pending_approval", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="deployments")
+    version = models.ForeignKey(StrategyVersion, on_delete=models.PROTECT, related_name="deployments")
+    spec_hash = models.CharField(max_length=64)
+    target = models.CharField(max_length=16, choices=Target.choices)
+    state = models.CharField(max_length=20, choices=State.choices, db_index=True)
+    checks = models.JSONField(default=list, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # The node runs at most one version of a strategy at a time.
+            models.UniqueConstraint(
+                fields=["strategy"],
+                condition=models.Q(target="simulation", state="active"),
+                name="deployment_one_active_simulation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.strategy} v{self.version.number} → {self.target} ({self.state})"

@@ -27,7 +27,8 @@ from monitoring.logging import correlation_id
 from monitoring.redis_client import redis_client
 from trading.node.status import configured_trader_id
 
-COMMAND_TYPES = frozenset({"submit", "cancel", "modify", "cancel_all"})
+COMMAND_TYPES = frozenset({"submit", "cancel", "modify", "cancel_all",
+                           "deploy_strategy", "stop_strategy", "pause_strategy", "resume_strategy"})
 EVENT_TYPES = frozenset(
     {
         "submitted",  # the node handed the order to Nautilus (or a strategy created one)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from nautilus_trader.cache.config import CacheConfig
 from nautilus_trader.common.config import DatabaseConfig, LoggingConfig, MessageBusConfig
-from nautilus_trader.config import ImportableStrategyConfig
+from nautilus_trader.config import ImportableControllerConfig, ImportableStrategyConfig
 from nautilus_trader.live.config import (
     LiveDataEngineConfig,
     LiveExecEngineConfig,
@@ -38,6 +38,8 @@ class NodePlan:
     unavailable: list[Unavailable] = field(default_factory=list)
     instruments: list[Instrument] = field(default_factory=list)
     skipped_instruments: dict[str, str] = field(default_factory=dict)
+    # Desk strategies deployed to simulation/live (strategies.deployment), loaded at start.
+    strategies: list[ImportableStrategyConfig] = field(default_factory=list)
 
 
 def node_plan() -> NodePlan:
@@ -54,6 +56,9 @@ def node_plan() -> NodePlan:
             plan.skipped_instruments[row.instrument_id] = str(exc)
             continue
         plan.instruments.append(row)
+    from strategies.deployment import deployed_strategy_configs
+
+    plan.strategies = deployed_strategy_configs()
     return plan
 
 
@@ -108,6 +113,15 @@ def desk_orders_strategy(trader_id: str) -> ImportableStrategyConfig:
         config_path="trading.node.desk_orders:DeskOrdersConfig",
         config={"redis_url": settings.REDIS_URL, "desk_trader_id": trader_id, "consumer": f"node-{trader_id}",
                 "order_id_tag": "DESK"},
+    )
+
+
+def strategy_host_controller(trader_id: str) -> ImportableControllerConfig:
+    """``trading.node.strategy_host``: deploy/pause/resume/stop of desk strategies on the running node."""
+    return ImportableControllerConfig(
+        controller_path="trading.node.strategy_host:StrategyHost",
+        config_path="trading.node.strategy_host:StrategyHostConfig",
+        config={"redis_url": settings.REDIS_URL, "desk_trader_id": trader_id},
     )
 
 
@@ -167,7 +181,9 @@ def trading_node_config(s: NodeSettings, plan: NodePlan) -> TradingNodeConfig:
         ),
         data_clients=data_clients,
         exec_clients=exec_clients,
-        strategies=[desk_orders_strategy(s.trader_id), *extra_strategies()],
+        strategies=[desk_orders_strategy(s.trader_id), *plan.strategies, *extra_strategies()],
+        # A controller lets desk strategies be added to and removed from the running trader.
+        controller=strategy_host_controller(s.trader_id),
         timeout_connection=15.0,
         timeout_reconciliation=15.0,
         timeout_portfolio=5.0,

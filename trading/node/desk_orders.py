@@ -49,6 +49,9 @@ from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
+from trading.node.strategy_host import COMMAND_TYPES as STRATEGY_COMMANDS
+from trading.node.strategy_host import ENDPOINT as STRATEGY_HOST_ENDPOINT
+
 logger = logging.getLogger(__name__)
 COMMAND_GROUP = "node"
 POSITIONS_KEY = "ni:node:{trader_id}:positions"
@@ -133,6 +136,11 @@ class DeskOrders(Strategy):
             self._run_command_inner(entry, done)
 
     def _run_command_inner(self, entry, done: Future) -> None:
+        if entry.type in STRATEGY_COMMANDS:
+            # Deploy/stop/pause/resume of a desk strategy: the node's controller (trading.node.strategy_host).
+            self.msgbus.send(endpoint=STRATEGY_HOST_ENDPOINT, msg=entry)
+            done.set_result(True)
+            return
         try:
             handler = {"submit": self._submit, "cancel": self._cancel, "modify": self._modify,
                        "cancel_all": self._cancel_all}.get(entry.type)
