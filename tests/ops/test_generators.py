@@ -32,7 +32,12 @@ def _is_multiple(value: Decimal, step: Decimal) -> bool:
     return (value / step) == (value / step).to_integral_value()
 
 
-def test_create_test_strategies_makes_every_type_with_a_first_version(db):
+def test_create_test_strategies_makes_every_type_with_a_first_version(db, settings):
+    from monitoring.management.commands.setup import default_limits_ensure
+    from strategies.translation import spec_validate
+
+    settings.MAX_POSITION_SIZE, settings.MAX_DAILY_LOSS = Decimal("100000"), Decimal("5000")
+    default_limits_ensure()
     output = _run("create_test_strategies", count=7)
     assert "[7/7] strategies" in output
     strategies = list(Strategy.objects.filter(name__startswith="Demo ").select_related("current_version"))
@@ -42,11 +47,13 @@ def test_create_test_strategies_makes_every_type_with_a_first_version(db):
         version = strategy.current_version
         assert version.number == 1 and strategy.versions.count() == 1
         spec = version.spec
-        assert {"name", "type", "instruments", "bar_spec", "parameters", "risk", "allocation", "account"} <= set(spec)
+        assert {"spec_version", "name", "type", "instruments", "bar_spec", "risk", "allocation", "account"} <= set(spec)
         assert spec["name"] == strategy.name and spec["type"] == strategy.strategy_type
         assert spec["bar_spec"] == "1-MINUTE-MID" and spec["account"] == "SIM-001"
         assert Decimal(spec["risk"]["max_position"]) > 0 and Decimal(spec["risk"]["risk_budget"]) > 0
-        assert Decimal("0") < Decimal(spec["allocation"]) <= 1
+        # Every demo spec is valid under the desk's default global limits (and the engine's parsers).
+        result = spec_validate(spec, strategy_id=strategy.pk)
+        assert result.ok, (strategy.name, result.messages())
 
     before = _counts()
     assert "0 strategies created, 7 already present" in _run("create_test_strategies", count=7)

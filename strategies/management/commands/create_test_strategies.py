@@ -1,7 +1,8 @@
 """``manage.py create_test_strategies --count 10``: demo strategies of every type.
 
-Each gets a first version whose spec has the shape the strategies app stores
-(name, type, instruments, bar_spec, parameters, risk, allocation, account).
+Each gets a first version holding a valid spec (docs/strategies.md): spec_version,
+name, type, instruments, bar_spec, parameters (or a custom strategy's import paths
+and config), risk, allocation and account.
 Strategies are named ``Demo <Type> NN``; a rerun creates only the missing
 numbers, so ``--count 10`` twice leaves ten.
 """
@@ -19,12 +20,15 @@ ACCOUNT = "SIM-001"
 BAR_SPEC = "1-MINUTE-MID"
 TYPES = list(StrategyType)
 
-# Per type: the instruments it trades and its parameters. Trade sizes are whole
-# lots of the instrument (FX lots of 1 000, equities in shares, BTC in 0.00001).
+# Per type: the instrument it trades, its parameters and its largest position in
+# instrument units — each sized to stay within the default global notional limit
+# (MAX_POSITION_SIZE, 100,000 USD) at the instrument's reference price. Trade sizes
+# are whole lots (FX 1 000, equities in shares, BTC in 0.00001).
 TEMPLATES: dict[str, dict] = {
     StrategyType.EMA_CROSS: {
         "instruments": ["EUR/USD.SIM"],
         "parameters": {"fast_ema_period": 10, "slow_ema_period": 20, "trade_size": "10000"},
+        "max_position": "50000",
     },
     StrategyType.MEAN_REVERSION: {
         "instruments": ["GBP/USD.SIM"],
@@ -36,24 +40,32 @@ TEMPLATES: dict[str, dict] = {
             "rsi_sell": 70,
             "trade_size": "10000",
         },
+        "max_position": "50000",
     },
     StrategyType.BREAKOUT: {
         "instruments": ["BTC/USD.SIM"],
         "parameters": {"lookback_bars": 55, "atr_period": 14, "atr_stop_multiple": "2.5", "trade_size": "0.05000"},
+        "max_position": "1",
     },
     StrategyType.MARKET_MAKER: {
         "instruments": ["AAPL.SIM"],
-        "parameters": {"spread_bps": "5", "order_size": "100", "max_inventory": "1000", "refresh_seconds": 5},
+        "parameters": {"spread_bps": "5", "trade_size": "100", "max_inventory": "400", "refresh_seconds": 5},
+        "max_position": "400",
     },
     StrategyType.CUSTOM: {
         "instruments": ["USD/JPY.SIM"],
-        "parameters": {
-            "strategy_path": "nautilus_trader.examples.strategies.ema_cross:EMACross",
-            "config_path": "nautilus_trader.examples.strategies.ema_cross:EMACrossConfig",
+        "strategy_path": "nautilus_trader.examples.strategies.ema_cross:EMACross",
+        "config_path": "nautilus_trader.examples.strategies.ema_cross:EMACrossConfig",
+        "config": {
+            "instrument_id": "USD/JPY.SIM",
+            "bar_type": f"USD/JPY.SIM-{BAR_SPEC}-EXTERNAL",
             "fast_ema_period": 8,
             "slow_ema_period": 34,
             "trade_size": "5000",
+            "request_bars": False,
+            "subscribe_trade_ticks": False,
         },
+        "max_position": "50000",
     },
 }
 
@@ -64,20 +76,31 @@ def demo_strategy_name(number: int) -> str:
 
 
 def demo_spec(number: int) -> tuple[str, dict]:
+    """A spec that passes ``strategies.translation.spec_validate`` on the default reference data."""
     strategy_type = TYPES[(number - 1) % len(TYPES)]
     template = TEMPLATES[strategy_type]
-    # Budgets step with the number so the demo book is not ten identical rows.
-    step = Decimal(number)
-    spec = {
+    # Budgets step with the number so the demo book is not ten identical rows; they stay
+    # within the default daily loss limit (MAX_DAILY_LOSS, 5,000 USD).
+    step = Decimal((number - 1) % 10)
+    spec: dict = {
+        "spec_version": 1,
         "name": demo_strategy_name(number),
         "type": strategy_type.value,
         "instruments": list(template["instruments"]),
         "bar_spec": BAR_SPEC,
-        "parameters": dict(template["parameters"]),
-        "risk": {"max_position": str(Decimal("50000") + step * 5000), "risk_budget": str(Decimal("1000") + step * 250)},
-        "allocation": str((Decimal("0.05") + step / 100).quantize(Decimal("0.01"))),
+        "risk": {"max_position": template["max_position"], "risk_budget": str(Decimal("1000") + step * 250)},
+        # Capital in the account's currency; ten demo strategies together stay within SIM-001.
+        "allocation": str(Decimal("50000") + step * 5000),
         "account": ACCOUNT,
     }
+    if strategy_type == StrategyType.CUSTOM:
+        spec.update(
+            strategy_path=template["strategy_path"],
+            config_path=template["config_path"],
+            config=dict(template["config"]),
+        )
+    else:
+        spec["parameters"] = dict(template["parameters"])
     return strategy_type.value, spec
 
 
