@@ -37,7 +37,8 @@ packages() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-pg_run() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# From / : the postgres user may not enter the checkout (e.g. a private temp dir).
+pg_run() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 postgres() {
   if ! pg_isready -q -h localhost -p 5432 2>/dev/null; then
