@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 
 from portfolio.models import CashBalance, PortfolioSnapshot, Position
 
@@ -97,6 +97,8 @@ class Marks:
     prices: dict[str, Decimal]
     fx: object  # portfolio.performance.FxRates
     live: bool  # False when Redis could not be read: stored marks only
+    # Primary keys of the quoted instruments (pk -> mid), for SQL that filters on integers.
+    by_pk: dict[int, Decimal] = field(default_factory=dict)
 
     def mark(self, instrument_id: str, stored: Decimal | None) -> tuple[Decimal | None, bool]:
         price = self.prices.get(instrument_id)
@@ -106,6 +108,7 @@ class Marks:
 def marks_live() -> Marks:
     """Mids of every quoted instrument; the book's stored marks are last-fill prices, not live."""
     import redis
+    from django.db.models import Q
 
     from portfolio.performance import FxRates
     from trading.market_data.quotes import latest_quotes
@@ -117,14 +120,37 @@ def marks_live() -> Marks:
     except redis.RedisError:
         quotes, live = {}, False
     prices = {iid: q.mid for iid, q in quotes.items() if q.bid > 0 and q.ask > 0}
-    fx_instruments = list(Instrument.objects.exclude(base_currency="").only("instrument_id", "base_currency",
-                                                                               "quote_currency", "asset_class"))
-    return Marks(prices=prices, fx=FxRates.from_quotes(fx_instruments, quotes), live=live)
+    # One query for both: the currency pairs FX needs and the quoted instruments' keys.
+    instruments = list(
+        Instrument.objects.filter(~Q(base_currency="") | Q(instrument_id__in=list(prices))).only(
+            "instrument_id", "base_currency", "quote_currency", "asset_class"
+        )
+    )
+    fx = FxRates.from_quotes([i for i in instruments if i.base_currency], quotes)
+    by_pk = {i.pk: prices[i.instrument_id] for i in instruments if i.instrument_id in prices}
+    return Marks(prices=prices, fx=fx, live=live, by_pk=by_pk)
 
 
 @dataclass
 class PositionRow:
-    position: Position
+    """One open position as the page shows it: plain values, no model instances (a page of
+    rows is read with one ``values_list`` query; instances would cost more than the page)."""
+
+    id: int
+    account_id: int
+    account: str
+    instrument_id: str
+    quote_currency: str
+    multiplier: Decimal
+    price_precision: int
+    size_precision: int
+    sector: str
+    strategy_id: int | None
+    strategy: str | None
+    quantity: Decimal
+    avg_price: Decimal
+    realized_pnl: Decimal
+    opened_at: object | None
     mark: Decimal | None
     mark_live: bool
     unrealized: Decimal | None
@@ -142,7 +168,7 @@ class CurrencyTotal:
     commissions: Decimal = Decimal("0")
     gross: Decimal = Decimal("0")
     net: Decimal = Decimal("0")
-    unmarked: int = 0  # instruments with neither a live nor a stored mark
+    unmarked: int = 0  # positions with neither a live nor a stored mark
 
 
 @dataclass
@@ -184,45 +210,60 @@ def _open_positions(account_id: int | None) -> QuerySet[Position]:
 def position_totals(*, account_id: int | None, marks: Marks) -> tuple[list[CurrencyTotal], int]:
     """Totals per quote currency over every open position (not just the page) and their count.
 
-    One aggregate query grouped by instrument: the unrealised P&L of all positions in
-    an instrument at one mark is ``multiplier * (mark * sum(q) - sum(q * avg))``, so a
-    live mark is applied per instrument, never per position, and the result is exact."""
-    from django.db.models import Count, F
+    One aggregate query returning a handful of rows however large the book. Positions
+    in an instrument with a live quote are grouped by instrument — at one mark ``m``
+    they make ``m * sum(q) - sum(q * avg)`` of unrealised P&L (times the multiplier) —
+    and the rest by currency only, valued in SQL at each row's stored mark, exactly as
+    the table's rows are. Rows are also grouped by multiplier, which is applied here
+    rather than in SQL: numeric products over 10k rows are what this query spends its
+    time on. The sums are exact Decimals."""
+    from django.db.models import Case, Count, F, IntegerField, Q, Value, When
     from django.db.models.functions import Abs
 
+    quoted = list(marks.by_pk)
+    is_live = Q(instrument_id__in=quoted) if quoted else Q(pk__in=[])
+    group = (
+        Case(When(is_live, then=F("instrument_id")), default=Value(0), output_field=IntegerField())
+        if quoted
+        else Value(0, output_field=IntegerField())
+    )
+    stored = ~is_live & Q(mark_price__isnull=False)
     rows = (
         _open_positions(account_id)
-        .values("instrument_id", "instrument__instrument_id", "instrument__quote_currency", "instrument__multiplier")
+        .annotate(live_group=group)
+        .values("instrument__quote_currency", "instrument__multiplier", "live_group")
         .annotate(
             n=Count("id"),
-            qty=Sum("quantity"),
-            abs_qty=Sum(Abs("quantity")),
-            cost=Sum(F("quantity") * F("avg_price")),
             realized=Sum("realized_pnl"),
             commissions=Sum("commissions"),
-            # The stored mark is the same for every row of an instrument after a fill marks it;
-            # the max is the fallback mark when there is no live quote.
-            stored_mark=Max("mark_price"),
+            unmarked=Count("id", filter=~is_live & Q(mark_price__isnull=True)),
+            qty=Sum("quantity", filter=is_live),
+            abs_qty=Sum(Abs("quantity"), filter=is_live),
+            cost=Sum(F("quantity") * F("avg_price"), filter=is_live | stored),
+            value=Sum(F("quantity") * F("mark_price"), filter=stored),
+            gross=Sum(Abs("quantity") * F("mark_price"), filter=stored),
         )
         .order_by()
     )
     totals: dict[str, CurrencyTotal] = {}
     count = 0
     for r in rows:
-        ccy = r["instrument__quote_currency"]
+        ccy, mult = r["instrument__quote_currency"], r["instrument__multiplier"]
         t = totals.setdefault(ccy, CurrencyTotal(ccy))
         count += r["n"]
         t.positions += r["n"]
         t.realized += r["realized"]
         t.commissions += r["commissions"]
-        mark, _ = marks.mark(r["instrument__instrument_id"], r["stored_mark"])
-        if mark is None:
-            t.unmarked += 1
-            continue
-        mult = r["instrument__multiplier"]
-        t.unrealized += mult * (mark * r["qty"] - r["cost"])
-        t.gross += mult * mark * r["abs_qty"]
-        t.net += mult * mark * r["qty"]
+        t.unmarked += r["unmarked"]
+        cost = r["cost"] or ZERO
+        if r["live_group"]:
+            mark = marks.by_pk[r["live_group"]]
+            value, gross = mark * r["qty"], mark * r["abs_qty"]
+        else:
+            value, gross = r["value"] or ZERO, r["gross"] or ZERO
+        t.unrealized += mult * (value - cost)
+        t.gross += mult * gross
+        t.net += mult * value
     return sorted(totals.values(), key=lambda t: t.currency), count
 
 
@@ -288,6 +329,13 @@ def _live_sorted_ids(qs: QuerySet[Position], *, key: str, descending: bool, mark
     return [pk for _, _, pk in keyed]
 
 
+_ROW_FIELDS = (
+    "id", "account_id", "account__name", "instrument__instrument_id", "instrument__quote_currency",
+    "instrument__multiplier", "instrument__tick_size", "instrument__lot_size", "instrument__sector__name",
+    "strategy_id", "strategy__name", "quantity", "avg_price", "mark_price", "realized_pnl", "opened_at",
+)
+
+
 def position_page(
     *, account_id: int | None = None, sort: str = "instrument", descending: bool = False, page: int = 1,
     per_page: int = POSITIONS_PER_PAGE, marks: Marks | None = None,
@@ -304,36 +352,44 @@ def position_page(
     number = min(max(1, page), num_pages)
     offset = (number - 1) * per_page
     qs = _open_positions(account_id)
-    related = ("account", "instrument", "instrument__sector", "strategy")
     if sort in SQL_SORTS:
         order = [f"-{c}" if descending else c for c in SQL_SORTS[sort]]
-        positions = list(qs.select_related(*related).order_by(*order, "id")[offset : offset + per_page])
+        values = list(qs.order_by(*order, "id").values_list(*_ROW_FIELDS)[offset : offset + per_page])
     else:
         ids = _live_sorted_ids(qs, key=sort, descending=descending, marks=marks)[offset : offset + per_page]
-        by_id = Position.objects.select_related(*related).in_bulk(ids)
-        positions = [by_id[i] for i in ids if i in by_id]
-    account_ids = {p.account_id for p in positions}
+        by_id = {v[0]: v for v in Position.objects.filter(pk__in=ids).values_list(*_ROW_FIELDS)}
+        values = [by_id[i] for i in ids if i in by_id]
+    account_ids = {v[1] for v in values}
     equity = _equity_by_account(account_ids)
     var, var_at = _var_by_account(account_ids)
+    precision: dict[Decimal, int] = {}
     rows = []
-    for p in positions:
-        inst = p.instrument
-        mark, live = marks.mark(inst.instrument_id, p.mark_price)
+    for (pk, account_id_, account, iid, ccy, mult, tick, lot, sector, strategy_id, strategy, qty, avg, stored,
+         realized, opened_at) in values:
+        mark, live = marks.mark(iid, stored)
         unrealized = notional = pct = var_95 = None
         if mark is not None:
-            unrealized = p.quantity * (mark - p.avg_price) * inst.multiplier
-            notional = p.quantity * mark * inst.multiplier
-            eq = equity.get(p.account_id)
+            unrealized = qty * (mark - avg) * mult
+            notional = qty * mark * mult
+            eq = equity.get(account_id_)
             if eq is not None and eq[0] > 0:
-                in_base = marks.fx.convert(notional, inst.quote_currency, eq[1])
+                in_base = marks.fx.convert(notional, ccy, eq[1])
                 if in_base is not None:
                     pct = (in_base / eq[0] * 100).quantize(Decimal("0.01"))
-        inst_var = var.get(p.account_id, {}).get(inst.instrument_id)
+        inst_var = var.get(account_id_, {}).get(iid)
         if inst_var is not None and inst_var[1] != 0:
             # Euler allocation: a linear position's VaR scales with its quantity, so each
             # strategy's slice of the account's net position carries its share of the VaR.
-            var_95 = (inst_var[0] * p.quantity / inst_var[1]).quantize(Decimal("0.01"))
-        rows.append(PositionRow(p, mark, live, unrealized, notional, pct, var_95))
+            var_95 = (inst_var[0] * qty / inst_var[1]).quantize(Decimal("0.01"))
+        for step in (tick, lot):
+            if step not in precision:
+                precision[step] = max(0, -step.normalize().as_tuple().exponent)
+        rows.append(
+            PositionRow(
+                pk, account_id_, account, iid, ccy, mult, precision[tick], precision[lot], sector, strategy_id,
+                strategy, qty, avg, realized, opened_at, mark, live, unrealized, notional, pct, var_95,
+            )
+        )
     return PositionPage(
         rows=rows, totals=totals, count=count, number=number, num_pages=num_pages, per_page=per_page,
         sort=sort, descending=descending, var_at=var_at,

@@ -21,12 +21,15 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString
 from django.views import View
 from django.views.generic import TemplateView
 
 from monitoring.audit import audit_record
 from monitoring.pages import SectionPage
 from monitoring.roles import Role, RoleRequiredMixin
+from monitoring.templatetags.desk import fixed, money, pnl_class, signed
 from portfolio import selectors
 from portfolio.models import PortfolioSnapshot
 
@@ -47,6 +50,35 @@ def _positive_int(raw: str | None, *, field: str, default: int, errors: dict[str
     return int(raw)
 
 
+def _position_cells(r: selectors.PositionRow) -> dict[str, str]:
+    """A row's cells as text, formatted by the desk's own number filters.
+
+    A page holds 100 rows of 13 columns; formatting here instead of through a dozen
+    filters and attribute lookups per row is what keeps the page inside its time budget.
+    Names are escaped once; formatted numbers (digits, separators, signs) need no escaping."""
+    safe = SafeString
+    return {
+        "instrument": escape(r.instrument_id),
+        "account": escape(r.account),
+        "sector": escape(r.sector),
+        "strategy": escape(r.strategy) if r.strategy else safe("—"),
+        "side": safe("sell" if r.quantity < 0 else "buy"),
+        "quantity": safe(fixed(r.quantity, r.size_precision)),
+        "avg_price": safe(fixed(r.avg_price, r.price_precision)),
+        "mark": safe(fixed(r.mark, r.price_precision)),
+        "mark_class": safe("" if r.mark_live else "dim"),
+        "notional": safe(money(r.notional)),
+        "currency": escape(r.quote_currency),
+        "unrealized": safe(signed(r.unrealized)),
+        "unrealized_class": safe(pnl_class(r.unrealized)),
+        "pct_equity": safe("—" if r.pct_equity is None else f"{r.pct_equity}%"),
+        "var": safe("—" if r.var_95 is None else money(r.var_95)),
+        "realized": safe(signed(r.realized_pnl)),
+        "realized_class": safe(pnl_class(r.realized_pnl)),
+        "opened": safe(timezone.localtime(r.opened_at).strftime("%m-%d %H:%M") if r.opened_at else "—"),
+    }
+
+
 class PortfolioView(SectionPage, TemplateView):
     """GET /portfolio/ — the book, its totals, sync status and equity history.
 
@@ -55,7 +87,7 @@ class PortfolioView(SectionPage, TemplateView):
 
     template_name = "portfolio/portfolio.html"
     required_role = Role.VIEWER
-    fragments = ("overview", "positions", "sync")
+    fragments = ("overview", "positions", "sync", "history")
 
     def get(self, request, *args, **kwargs):
         self.errors: dict[str, str] = {}
@@ -93,6 +125,7 @@ class PortfolioView(SectionPage, TemplateView):
             ctx.update(self._sync_context())
         if fragment is None:
             ctx["balances"] = selectors.cash_balance_list()
+        if fragment == "history":
             ctx.update(self._history_context())
         return ctx
 
@@ -135,6 +168,7 @@ class PortfolioView(SectionPage, TemplateView):
 
         return {
             "positions": page,
+            "position_cells": [_position_cells(r) for r in page.rows],
             "columns": columns,
             "accounts": list(Account.objects.order_by("name").only("id", "name")),
             "selected_account": self.account,
@@ -167,13 +201,20 @@ class PortfolioView(SectionPage, TemplateView):
         from portfolio.performance import performance_summary
 
         kind = self.history or PortfolioSnapshot.Kind.DAILY
-        perf = performance_summary(kind=kind)
+        perf = performance_summary(kind=kind, start=self._history_start(kind))
         if not self.history and perf["points"] < 2:
             # A young desk has no daily closes yet; its intraday history is the better picture.
             kind = PortfolioSnapshot.Kind.INTRADAY
-            perf = performance_summary(kind=kind)
+            perf = performance_summary(kind=kind, start=self._history_start(kind))
         chart = {"kind": kind, "series": perf["series"], "drawdown": perf["drawdown"]}
         return {"perf": perf, "history_kind": kind, "chart": chart}
+
+
+    @staticmethod
+    def _history_start(kind: str) -> datetime:
+        # Intraday snapshots come every minute: two days are ~2,900 points, plenty for a chart.
+        days = 2 if kind == PortfolioSnapshot.Kind.INTRADAY else 3 * 365
+        return timezone.now() - timedelta(days=days)
 
 
 class ReconcileForceView(RoleRequiredMixin, View):

@@ -31,7 +31,7 @@ def test_totals_per_currency_are_exact_to_the_cent(book):
 
 
 def test_rows_carry_live_marks_equity_share_and_var_contribution(book):
-    rows = {(r.position.instrument.instrument_id, r.position.strategy_id is None): r for r in selectors.position_page().rows}
+    rows = {(r.instrument_id, r.strategy_id is None): r for r in selectors.position_page().rows}
     long_eur = rows[("EUR/USD.SIM", True)]
     assert (long_eur.mark, long_eur.mark_live, long_eur.unrealized) == (D("1.08500"), True, D("50.00"))
     # The risk run saw a net 6,000 EUR/USD with a VaR of 300: each slice carries its share.
@@ -112,13 +112,13 @@ def test_positions_come_a_hundred_to_a_page(many_positions, client_for):
     # Totals cover all 250 positions, not the page: sum(k * (11 - 10)) for k = 1..250.
     page = selectors.position_page(page=2)
     assert page.totals[0].unrealized == D(250 * 251 // 2)
-    assert [r.position.quantity for r in page.rows][:2] == [D(101), D(102)]
+    assert [r.quantity for r in page.rows][:2] == [D(101), D(102)]
 
 
 def test_sorts_by_any_column_both_ways(many_positions):
     many_positions(30)
     by_qty = selectors.position_page(sort="quantity", descending=True, per_page=5)
-    assert [r.position.quantity for r in by_qty.rows] == [D(30), D(29), D(28), D(27), D(26)]
+    assert [r.quantity for r in by_qty.rows] == [D(30), D(29), D(28), D(27), D(26)]
     by_pnl = selectors.position_page(sort="unrealized", per_page=3)
     assert [r.unrealized for r in by_pnl.rows] == [D(1), D(2), D(3)]
     by_notional = selectors.position_page(sort="notional", descending=True, per_page=2, page=2)
