@@ -71,10 +71,18 @@ def test_risk_manager_edits_a_limit_sees_breach_live_and_halts_trading_for_a_tra
     desk_processes,  # noqa: F811
     role_users,
 ):
+    from decimal import Decimal
+
+    from portfolio.models import CashBalance
     from risk.limits import risk_limit_create
+    from trading.models import Account
     from trading.node.status import node_status
 
     risk_user, trader = role_users[Role.RISK_MANAGER], role_users[Role.TRADER]
+    # Fund the account's cash row: without one the book assumes the starting balance only until
+    # the first commission creates the row (see the report), and equity would collapse to ~0.
+    sim = Account.objects.get(name="SIM-001")
+    CashBalance.objects.update_or_create(account=sim, currency="USD", defaults={"total": Decimal("1000000")})
     limit = risk_limit_create(
         user=role_users[Role.ADMIN], name="EUR/USD position", kind="max_position_size", value="100000"
     )
@@ -102,7 +110,7 @@ def test_risk_manager_edits_a_limit_sees_breach_live_and_halts_trading_for_a_tra
     expect(row.locator(".ubar em")).to_have_text("80.00%", timeout=30_000)
     # An order over the limit is refused by the gate; its decision appears live.
     over = _order(trader, quantity="3000")
-    assert over.status == "REJECTED" and "POSITION_SIZE_LIMIT" in over.risk_decision.reason_codes
+    assert over.status == "REJECTED" and over.risk_decision.reason_codes == ["POSITION_SIZE_LIMIT"]
     expect(rm.locator('[data-testid="decisions"]')).to_contain_text("POSITION_SIZE_LIMIT")
     expect(rm.locator('[data-testid="decisions"]')).to_contain_text(over.client_order_id)
 
