@@ -105,6 +105,18 @@ def delivery_recent_list(*, limit: int = 50) -> QuerySet[AlertDelivery]:
     return AlertDelivery.objects.select_related("alert", "rule")[:limit]
 
 
+def uptime_text(seconds: float) -> str:
+    """"3d 4h", "2h 5m", "4m 10s", "12s": the two largest units."""
+    seconds = int(max(0, seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    while len(parts) > 1 and parts[0][0] == 0:
+        parts.pop(0)
+    return " ".join(f"{n}{unit}" for n, unit in parts[:2])
+
+
 def desk_processes_view() -> list[dict]:
     """The desk's processes now (psutil), with CPU % from the latest sample when it knows the pid."""
     import time as _time
@@ -120,6 +132,8 @@ def desk_processes_view() -> list[dict]:
     rows = desk_processes()
     for row in rows:
         row["uptime_s"] = now - row["started"]
+        row["started_at"] = datetime.fromtimestamp(row["started"], tz=timezone.get_current_timezone())
+        row["uptime"] = uptime_text(row["uptime_s"])
         row["cpu_pct"] = cpu.get(row["pid"])
     return rows
 

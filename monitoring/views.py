@@ -274,6 +274,9 @@ class RuleTestView(SectionPage, View):
     def post(self, request, pk: int):
         rule = get_object_or_404(AlertRule, pk=pk)
         alert = alert_rule_test(rule=rule, user=request.user, via="ui")
+        if request.headers.get("HX-Request"):
+            # Sent from the open page: it stays, and the toast arrives on its live connection.
+            return HttpResponse(status=204)
         messages.success(request, f"Test alert {alert.pk} sent through {', '.join(rule.channels)}.")
         return redirect(request.POST.get("next") or "monitoring-rules")
 
