@@ -216,7 +216,8 @@ def reconcile_all(*, trader_id: str | None = None) -> dict:
         return {"state": "lagging", "detail": detail}
     in_flight = bridge_in_flight(trader_id)
     totals = {"checked": 0, "open": 0, "new": 0, "corrected": 0, "converged": 0}
-    for account in Account.objects.filter(venue__adapter="simulated"):
+    # Only accounts a running node trades: the engine knows nothing of the others.
+    for account in Account.objects.filter(venue__adapter="simulated", status=Account.Status.CONNECTED):
         for key, value in reconcile(account=account, engine=engine, in_flight=in_flight).items():
             totals[key] += value
     state = "diverged" if totals["open"] else "synchronized"

@@ -23,7 +23,12 @@ def _position_for_update(*, account: Account, instrument: Instrument, strategy_i
 def _cash_add(*, account: Account, currency: str, amount: Decimal) -> None:
     if amount == 0:
         return
-    balance, _ = CashBalance.objects.select_for_update().get_or_create(account=account, currency=currency)
+    # An account without a cash row holds its starting balance in its base currency
+    # (what the risk gate assumes too); the first movement must start from there, not from zero.
+    opening = account.starting_balance if currency == account.base_currency else Decimal("0")
+    balance, _ = CashBalance.objects.select_for_update().get_or_create(
+        account=account, currency=currency, defaults={"total": opening}
+    )
     balance.total += amount
     balance.save(update_fields=["total", "updated_at"])
 

@@ -24,9 +24,13 @@ VENUES = [
 ]
 
 ACCOUNTS = [
-    # name, venue, type, base currency, starting balance, leverage
-    ("SIM-001", "SIM", "margin", "USD", D("1000000"), D("10")),
-    ("BINANCE-SPOT", "BINANCE", "cash", "USDT", D("100000"), D("1")),
+    # name, venue, type, base currency, starting balance, leverage, status
+    ("SIM-001", "SIM", "margin", "USD", D("1000000"), D("10"), "disconnected"),
+    ("BINANCE-SPOT", "BINANCE", "cash", "USDT", D("100000"), D("1"), "disconnected"),
+    # The demo history that `seed_demo` generates lives here: a disabled account no
+    # node runs and no order can use, so the engine's book (which starts flat) and
+    # the demo book never have to agree. Real trading happens on SIM-001.
+    ("SIM-DEMO", "SIM", "margin", "USD", D("1000000"), D("10"), "disabled"),
 ]
 
 # symbol, asset class, sector, base, quote, tick, lot, min qty, reference price

@@ -34,7 +34,7 @@ def reference_data_ensure() -> dict[str, int]:
     for code, name, adapter in reference_data.VENUES:
         venues[code], made = Venue.objects.get_or_create(code=code, defaults={"name": name, "adapter": adapter})
         created["venues"] += made
-    for name, venue, account_type, currency, balance, leverage in reference_data.ACCOUNTS:
+    for name, venue, account_type, currency, balance, leverage, status in reference_data.ACCOUNTS:
         _, made = Account.objects.get_or_create(
             name=name,
             defaults={
@@ -43,6 +43,8 @@ def reference_data_ensure() -> dict[str, int]:
                 "base_currency": currency,
                 "starting_balance": balance,
                 "leverage": leverage,
+                "status": status,
+                "status_reason": "demo history: no node runs this account" if status == "disabled" else "",
             },
         )
         created["accounts"] += made

@@ -112,16 +112,16 @@ def test_generate_test_data_walks_the_state_machine_on_ticks_and_lots(db):
 def test_setup_test_portfolio_builds_a_multi_currency_book_with_history(db):
     output = _run("setup_test_portfolio", days=3, end_date=date(2026, 1, 9))
     assert "snapshots" in output
-    currencies = set(CashBalance.objects.filter(account__name="SIM-001").values_list("currency", flat=True))
+    currencies = set(CashBalance.objects.filter(account__name="SIM-DEMO").values_list("currency", flat=True))
     assert {"USD", "EUR"} <= currencies
-    usd = CashBalance.objects.get(account__name="SIM-001", currency="USD")
+    usd = CashBalance.objects.get(account__name="SIM-DEMO", currency="USD")
     assert usd.total < usd.account.starting_balance  # funded, then paid the opening commissions
     sectors = set(Position.objects.exclude(quantity=0).values_list("instrument__sector__code", flat=True))
     assert {"currencies", "digital-assets", "technology", "financials", "energy"} <= sectors
     assert Position.objects.filter(quantity__lt=0).exists() and Position.objects.filter(quantity__gt=0).exists()
 
     snapshots = PortfolioSnapshot.objects.all()
-    # Two books (SIM-001 and the whole desk) x 3 days x (24 hourly + 1 daily close).
+    # Two books (SIM-DEMO and the whole desk) x 3 days x (24 hourly + 1 daily close).
     assert snapshots.count() == 2 * 3 * 25
     assert snapshots.filter(kind="daily").count() == 6
     days = {s.at.date() for s in snapshots}

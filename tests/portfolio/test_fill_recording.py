@@ -41,7 +41,8 @@ def test_partial_then_full_fill_moves_order_and_position():
     position = Position.objects.get(account=order.account, instrument=order.instrument)
     assert position.quantity == D("10000")
     assert position.realized_pnl == D("-2.17")
-    assert CashBalance.objects.get(account=order.account, currency="USD").total == D("-2.17")
+    # The account opens at its starting balance; the two commissions come off it.
+    assert CashBalance.objects.get(account=order.account, currency="USD").total == order.account.starting_balance - D("2.17")
 
 
 def test_replayed_fill_changes_nothing():

@@ -30,8 +30,8 @@ from trading.models import Account, Instrument
 CENT = Decimal("0.01")
 # account, currency, deposit: the funding a fresh account starts with.
 CASH = [
-    ("SIM-001", "USD", None),  # None: the account's starting balance
-    ("SIM-001", "EUR", Decimal("250000.00")),
+    ("SIM-DEMO", "USD", None),  # None: the account's starting balance
+    ("SIM-DEMO", "EUR", Decimal("250000.00")),
     ("BINANCE-SPOT", "USDT", None),
     ("BINANCE-SPOT", "BTC", Decimal("0.50000000")),
 ]
@@ -67,7 +67,7 @@ def cash_balances_ensure() -> int:
 def book_positions_ensure(*, write) -> int:
     from trading.management.commands.generate_test_data import position_opening_ensure
 
-    account = Account.objects.get(name="SIM-001")
+    account = Account.objects.get(name="SIM-DEMO")
     now = timezone.now()
     created = 0
     for symbol, side, notional in progress(BOOK, total=len(BOOK), label="positions", write=write):
@@ -98,7 +98,7 @@ def _snapshot_times(end: date, days: int) -> list[tuple[datetime, str]]:
 
 def snapshots_ensure(*, end: date, days: int, write) -> int:
     """Equity history as a seeded random walk around the book's current exposure."""
-    account = Account.objects.get(name="SIM-001")
+    account = Account.objects.get(name="SIM-DEMO")
     positions = list(Position.objects.filter(account=account).select_related("instrument"))
     gross = sum((p.notional for p in positions), Decimal("0")).quantize(CENT)
     net = sum((p.notional if p.quantity > 0 else -p.notional for p in positions), Decimal("0")).quantize(CENT)

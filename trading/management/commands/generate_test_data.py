@@ -28,7 +28,7 @@ from trading.lifecycle import order_record_created, order_transition
 from trading.models import Account, Instrument, Order, OrderEvent, OrderStatus, OrderType, TimeInForce
 
 S = OrderStatus
-ACCOUNT = "SIM-001"
+ACCOUNT = "SIM-DEMO"  # the disabled demo account (see trading/reference_data.py)
 ORDER_PREFIX = "GEN-O-"
 POSITION_PREFIX = "GEN-P-"
 HISTORY_DAYS = 5
