@@ -179,8 +179,9 @@ class ImportForm(forms.Form):
 
 class BacktestForm(forms.Form):
     version = forms.TypedChoiceField(coerce=int, choices=())
-    start = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "date"}))
-    end = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "date"}))
+    # Dates (UTC midnight); the backtest covers [start, end).
+    start = forms.DateTimeField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = forms.DateTimeField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     starting_balance = forms.DecimalField(max_digits=28, decimal_places=10, min_value=0)
     fee_model = forms.ChoiceField(choices=FeeModel.choices, initial=FeeModel.INSTRUMENT)
     fee_per_fill = forms.DecimalField(max_digits=28, decimal_places=10, required=False, min_value=0)

@@ -276,6 +276,7 @@ class StrategyDetailView(SectionPage, TemplateView):
             gate_checks=kwargs.get("gate_checks"),
             backtest_form=kwargs.get("backtest_form") or _backtest_form(strategy),
             optimisation_form=kwargs.get("optimisation_form") or _optimisation_form(strategy),
+            current_spec_json=json.dumps(strategy.current_version.spec, indent=2) if strategy.current_version else "",
             transitions={action: strategy.status in sources for action, (sources, _) in deployment.TRANSITIONS.items()},
         )
         return ctx
@@ -287,7 +288,7 @@ def _backtest_defaults(strategy: Strategy) -> dict[str, Any]:
     from django.utils import timezone
 
     end = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    balance = strategy.account.starting_balance if strategy.account else 1_000_000
+    balance = format(strategy.account.starting_balance.normalize(), "f") if strategy.account else "1000000"
     version = strategy.current_version.number if strategy.current_version else None
     return {"version": version, "start": (end - timedelta(days=3)).date(), "end": end.date(),
             "starting_balance": balance, "seed": 0, "prob_fill_on_limit": 1, "prob_slippage": 0}

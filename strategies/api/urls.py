@@ -2,7 +2,6 @@ from django.urls import path
 
 from strategies.api import views
 
-# Validation, backtests, optimisation and deployment slot in under strategies/<id>/.
 urlpatterns = [
     path("strategies/", views.StrategyListApi.as_view(), name="api-strategies"),
     path("strategies/<int:pk>/", views.StrategyDetailApi.as_view(), name="api-strategy"),
@@ -12,4 +11,19 @@ urlpatterns = [
         views.StrategyVersionDetailApi.as_view(),
         name="api-strategy-version",
     ),
+    path("strategies/<int:pk>/validate/", views.StrategyValidateApi.as_view(), name="api-strategy-validate"),
+    *[
+        path(
+            f"strategies/<int:pk>/{action}/",
+            views.StrategyTransitionApi.as_view(transition=action),
+            name=f"api-strategy-{action}",
+        )
+        for action in ("deploy", "pause", "resume", "stop")
+    ],
+    path("strategies/<int:pk>/backtests/", views.BacktestListApi.as_view(), name="api-strategy-backtests"),
+    path("strategies/<int:pk>/optimisations/", views.OptimisationCreateApi.as_view(), name="api-strategy-optimisations"),
+    path("backtests/<int:pk>/", views.BacktestDetailApi.as_view(), name="api-backtest"),
+    path("backtests/<int:pk>/cancel/", views.BacktestCancelApi.as_view(), name="api-backtest-cancel"),
+    path("optimisations/<int:pk>/", views.OptimisationDetailApi.as_view(), name="api-optimisation"),
+    path("optimisations/<int:pk>/promote/", views.OptimisationPromoteApi.as_view(), name="api-optimisation-promote"),
 ]

@@ -13,13 +13,24 @@ from rest_framework.response import Response
 from config.api import DeskPagination, validated
 from monitoring.roles import Role
 from strategies.api import filters
+from django.core.exceptions import ValidationError
+
+from strategies import deployment
 from strategies.api.serializers import (
+    BacktestCreateInput,
+    BacktestDetailOutput,
+    BacktestOutput,
+    OptimisationCreateInput,
+    OptimisationOutput,
+    PromoteInput,
+    TransitionInput,
+    ValidationOutput,
     StrategyCreateInput,
     StrategyOutput,
     StrategyUpdateInput,
     StrategyVersionOutput,
 )
-from strategies.models import Strategy, StrategyVersion
+from strategies.models import Backtest, OptimisationRun, Strategy, StrategyVersion
 from strategies.services import strategy_create, strategy_delete, strategy_update
 
 SPEC_EXAMPLE = {
@@ -119,3 +130,148 @@ class StrategyVersionDetailApi(generics.RetrieveAPIView):
             strategy_id=self.kwargs["pk"],
             number=self.kwargs["number"],
         )
+
+
+# ---------------------------------------------------------------------------
+# Validation, deployment, backtests, optimisation
+# ---------------------------------------------------------------------------
+
+
+class StrategyValidateApi(generics.GenericAPIView):
+    """Validate the current version: 200 with every problem (``ok`` false when there are any)."""
+
+    write_role = Role.TRADER
+    queryset = Strategy.objects.select_related("current_version")
+    serializer_class = ValidationOutput
+
+    @extend_schema(summary="Validate a strategy's current version", request=None, responses={200: ValidationOutput})
+    def post(self, request, pk: int):
+        strategy = self.get_object()
+        result = deployment.strategy_validate(strategy=strategy, user=request.user, via="api")
+        return Response({**result.as_dict(), "status": strategy.status})
+
+
+class StrategyTransitionApi(generics.GenericAPIView):
+    """deploy (to simulation) / pause / resume / stop: 400 names every problem, 409 a wrong status."""
+
+    write_role = Role.TRADER
+    queryset = Strategy.objects.select_related("current_version")
+    serializer_class = StrategyOutput
+    transition: str = ""
+
+    @extend_schema(request=TransitionInput, responses={200: StrategyOutput, 400: None, 409: None})
+    def post(self, request, pk: int):
+        strategy = self.get_object()
+        data = validated(TransitionInput, request.data or {})
+        if self.transition == "deploy":
+            deployment.strategy_deploy(strategy=strategy, user=request.user, via="api")
+        elif self.transition == "pause":
+            deployment.strategy_pause(strategy=strategy, user=request.user, via="api")
+        elif self.transition == "resume":
+            deployment.strategy_resume(strategy=strategy, user=request.user, via="api")
+        else:
+            deployment.strategy_stop(strategy=strategy, user=request.user, flatten=data["flatten"], via="api")
+        strategy.refresh_from_db()
+        return Response(StrategyOutput(strategy).data)
+
+
+def _version(strategy: Strategy, number: int | None) -> StrategyVersion:
+    if number is None:
+        if strategy.current_version is None:
+            raise ValidationError({"version": "the strategy has no version"})
+        return strategy.current_version
+    version = strategy.versions.filter(number=number).first()
+    if version is None:
+        raise ValidationError({"version": f"no version {number}"})
+    return version
+
+
+class BacktestListApi(generics.ListAPIView):
+    """A strategy's backtests (newest first); POST queues one (Celery) and returns it."""
+
+    write_role = Role.TRADER
+    serializer_class = BacktestOutput
+    pagination_class = DeskPagination
+    queryset = Backtest.objects.none()
+
+    def get_queryset(self):
+        strategy = generics.get_object_or_404(Strategy, pk=self.kwargs["pk"])
+        return Backtest.objects.filter(strategy_version__strategy=strategy, optimisation__isnull=True).select_related(
+            "strategy_version"
+        )
+
+    @extend_schema(summary="Run a backtest", request=BacktestCreateInput, responses={201: BacktestOutput})
+    def post(self, request, pk: int):
+        from strategies.backtesting import backtest_create
+
+        strategy = generics.get_object_or_404(Strategy.objects.select_related("current_version"), pk=pk)
+        data = validated(BacktestCreateInput, request.data)
+        version = _version(strategy, data.pop("version", None))
+        backtest = backtest_create(version=version, user=request.user, via="api", **data)
+        return Response(BacktestOutput(backtest).data, status=status.HTTP_201_CREATED)
+
+
+class BacktestDetailApi(generics.RetrieveAPIView):
+    serializer_class = BacktestDetailOutput
+    queryset = Backtest.objects.select_related("strategy_version")
+
+
+class BacktestCancelApi(generics.GenericAPIView):
+    write_role = Role.TRADER
+    serializer_class = BacktestOutput
+    queryset = Backtest.objects.select_related("strategy_version")
+
+    @extend_schema(summary="Cancel a backtest (a running one stops at its next window)", request=None)
+    def post(self, request, pk: int):
+        from strategies.backtesting import backtest_cancel
+
+        backtest = backtest_cancel(backtest=self.get_object(), user=request.user, via="api")
+        return Response(BacktestOutput(backtest).data)
+
+
+class OptimisationCreateApi(generics.GenericAPIView):
+    write_role = Role.TRADER
+    serializer_class = OptimisationOutput
+    queryset = Strategy.objects.select_related("current_version")
+
+    @extend_schema(summary="Run an optimisation", request=OptimisationCreateInput, responses={201: OptimisationOutput})
+    def post(self, request, pk: int):
+        from strategies.optimisation import optimisation_create
+
+        strategy = self.get_object()
+        data = validated(OptimisationCreateInput, request.data)
+        version = _version(strategy, data.pop("version", None))
+        run = optimisation_create(version=version, user=request.user, via="api", **data)
+        return Response(OptimisationOutput(run).data, status=status.HTTP_201_CREATED)
+
+
+class OptimisationDetailApi(generics.RetrieveAPIView):
+    """The run with its trials sorted by ``order_by`` (any metric; default the objective), ``dir=asc|desc``."""
+
+    serializer_class = OptimisationOutput
+    queryset = OptimisationRun.objects.select_related("strategy_version")
+
+    def retrieve(self, request, *args, **kwargs):
+        from strategies.optimisation import optimisation_results
+
+        run = self.get_object()
+        trials = optimisation_results(
+            run=run, order_by=request.query_params.get("order_by"),
+            descending=request.query_params.get("dir", "desc") != "asc",
+        )
+        return Response({**OptimisationOutput(run).data, "trials": BacktestOutput(trials, many=True).data})
+
+
+class OptimisationPromoteApi(generics.GenericAPIView):
+    write_role = Role.TRADER
+    serializer_class = StrategyOutput
+    queryset = OptimisationRun.objects.select_related("strategy_version__strategy")
+
+    @extend_schema(summary="Promote a trial's parameters to a new version", request=PromoteInput,
+                   responses={200: StrategyOutput})
+    def post(self, request, pk: int):
+        from strategies.optimisation import optimisation_promote
+
+        data = validated(PromoteInput, request.data)
+        strategy = optimisation_promote(run=self.get_object(), params=data["params"], user=request.user, via="api")
+        return Response(StrategyOutput(strategy).data)
