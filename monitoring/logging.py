@@ -52,12 +52,15 @@ def _guess_role() -> str:
     import sys
 
     argv = " ".join(sys.argv)
+    if "trading/node/main" in argv or "trading.node.main" in argv:
+        return "node"
     if "daphne" in argv or "runserver" in argv:
         return "web"
     if "beat" in argv:
         return "beat"
     if "-Q node" in argv or "node@" in argv:
-        return "node"
+        # The Celery worker that supervises the node and runs the event bridge; the node is its child.
+        return "node-worker"
     if "celery" in argv:
         return "worker"
     return "cli"

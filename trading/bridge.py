@@ -166,8 +166,10 @@ def bridge_run(stop: threading.Event, *, trader_id: str | None = None, consumer:
                         logger.exception("node event %s %s could not be applied", entry.stream_id, entry.type)
                         _alert_unapplied(entry, exc)
                         outcome = "failed"
+                    # Inside the correlation: the order's id reaches this process's log lines too.
+                    logger.info("node event %s %s %s: %s", entry.stream_id, entry.type,
+                                entry.body.get("client_order_id", ""), outcome)
                 client.xack(stream, GROUP, entry.stream_id)
-                logger.debug("node event %s %s: %s", entry.stream_id, entry.type, outcome)
         except Exception:
             logger.warning("event bridge interrupted; retrying", exc_info=True)
             close_old_connections()
