@@ -12,6 +12,7 @@ are the order's problem, not the desk's.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -24,6 +25,14 @@ logger = logging.getLogger(__name__)
 
 GATE_ALERT_PREFIX = "risk:gate-reject:"
 SOURCE = "risk.gate"
+
+
+def _number(value: Any) -> Any:
+    # Ledger values carry the gate's full precision (5000.0000000000); people read 5000.
+    try:
+        return format(Decimal(str(value)).normalize(), "f")
+    except (InvalidOperation, ValueError):
+        return value
 
 
 def _breached_limits(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -67,7 +76,7 @@ def gate_rejection_alert(*, order, checks: list[dict[str, Any]]) -> list[Alert]:
                     message=(
                         f"{order.client_order_id} ({order.side} {order.quantity.normalize():f} {where}): "
                         f"{check.get('reason_code')} — {check.get('message') or ''} "
-                        f"measured {check.get('measured')} vs limit {check.get('limit')}"
+                        f"measured {_number(check.get('measured'))} vs limit {_number(check.get('limit'))}"
                     ).strip(),
                     source=SOURCE,
                     dedup_key=key,
@@ -88,8 +97,14 @@ def gate_rejection_alert(*, order, checks: list[dict[str, Any]]) -> list[Alert]:
         publish_on_commit(
             "alerts",
             "alert",
-            {"id": alert.pk, "severity": alert.severity, "title": alert.title, "message": alert.message,
-             "dedup_key": alert.dedup_key, "details": alert.details},
+            {
+                "id": alert.pk,
+                "severity": alert.severity,
+                "title": alert.title,
+                "message": alert.message,
+                "dedup_key": alert.dedup_key,
+                "details": alert.details,
+            },
         )
         raised.append(alert)
     return raised

@@ -22,13 +22,19 @@ def _strategy_queryset():
 
 
 class OrderFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=96, label="Search",
-                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Order id, venue id, instrument"}))
+    q = forms.CharField(
+        required=False,
+        max_length=96,
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Order id, venue id, instrument"}),
+    )
     status = forms.ChoiceField(choices=[("", "Any status"), *OrderStatus.choices], required=False)
     side = forms.ChoiceField(choices=[("", "Any side"), *OrderSide.choices], required=False)
     order_type = forms.ChoiceField(choices=[("", "Any type"), *OrderType.choices], required=False, label="Type")
     instrument = forms.ModelChoiceField(
-        queryset=Instrument.objects.only("id", "instrument_id"), to_field_name="instrument_id", required=False,
+        queryset=Instrument.objects.only("id", "instrument_id"),
+        to_field_name="instrument_id",
+        required=False,
         empty_label="Any instrument",
     )
     strategy = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any strategy")
@@ -53,19 +59,36 @@ class OrderTicketForm(forms.Form):
     account = forms.ModelChoiceField(queryset=None, empty_label=None)
     instrument = forms.CharField(
         max_length=96,
-        widget=forms.TextInput(attrs={"list": "ticket-instruments", "autocomplete": "off", "spellcheck": "false",
-                                      "placeholder": "Search, e.g. EUR/USD.SIM"}),
+        widget=forms.TextInput(
+            attrs={
+                "list": "ticket-instruments",
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": "Search, e.g. EUR/USD.SIM",
+            }
+        ),
     )
     side = forms.ChoiceField(choices=OrderSide.choices, initial=OrderSide.BUY, widget=forms.RadioSelect)
     order_type = forms.ChoiceField(choices=OrderType.choices, initial=OrderType.MARKET, label="Type")
-    quantity = forms.CharField(max_length=40, widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
-    price = forms.CharField(max_length=40, required=False, label="Limit price",
-                            widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
-    trigger_price = forms.CharField(max_length=40, required=False, label="Trigger price",
-                                    widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+    quantity = forms.CharField(
+        max_length=40, widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+    )
+    price = forms.CharField(
+        max_length=40,
+        required=False,
+        label="Limit price",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    trigger_price = forms.CharField(
+        max_length=40,
+        required=False,
+        label="Trigger price",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
     time_in_force = forms.ChoiceField(choices=TimeInForce.choices, initial=TimeInForce.GTC, label="Time in force")
-    expire_time = forms.CharField(required=False, label="Expires (UTC)",
-                                  widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    expire_time = forms.CharField(
+        required=False, label="Expires (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
     reduce_only = forms.BooleanField(required=False, label="Reduce only")
     strategy = forms.ModelChoiceField(queryset=None, required=False, empty_label="No strategy")
     # One key per rendered ticket: a double click (or a retried POST) places one order.
@@ -85,6 +108,8 @@ def new_ticket_key() -> str:
 class SignalFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any status"), *Signal.Status.choices], required=False)
     source = forms.ModelChoiceField(
-        queryset=SignalSource.objects.only("id", "name"), to_field_name="name", required=False,
+        queryset=SignalSource.objects.only("id", "name"),
+        to_field_name="name",
+        required=False,
         empty_label="Any source",
     )

@@ -76,6 +76,19 @@ def ticket_check(*, data: dict[str, Any], user) -> dict[str, Any]:
     }
 
 
+def _check_json(check) -> dict[str, Any]:
+    # The gate's arithmetic carries 20+ decimal places; the ticket shows the exact value, unpadded.
+    from decimal import Decimal, InvalidOperation
+
+    data = check.as_json()
+    for name in ("measured", "limit"):
+        try:
+            data[name] = None if data[name] is None else format(Decimal(data[name]).normalize(), "f")
+        except InvalidOperation:
+            pass  # a word, e.g. the kill switch's mode
+    return data
+
+
 def order_preview(*, request: OrderRequest) -> dict[str, Any]:
     """The gate's checks on ``request`` without reserving: which limits this order would hit."""
     from risk.gate.request import order_request_build
@@ -98,7 +111,7 @@ def order_preview(*, request: OrderRequest) -> dict[str, Any]:
         "approved": decision.approved,
         "reason_codes": decision.reason_codes,
         "message": decision.message,
-        "checks": [c.as_json() for c in decision.checks],
+        "checks": [_check_json(c) for c in decision.checks],
         # The prices the gate judged with: a preview without them cannot approve anything.
         "bid": _plain(quote["bid"]) if isinstance(quote, dict) else None,
         "ask": _plain(quote["ask"]) if isinstance(quote, dict) else None,

@@ -169,8 +169,13 @@ class SignalsView(SectionPage, TemplateView):
         page = Paginator(signals, self.page_size).get_page(self.request.GET.get("page"))
         if self.request.GET.get("page") not in (None, "", str(page.number)):
             raise Http404("No such page.")
-        ctx.update(form=form, filters=params.urlencode(), page=page, signals=page.object_list,
-                   routes=selectors.signal_route_list())
+        ctx.update(
+            form=form,
+            filters=params.urlencode(),
+            page=page,
+            signals=page.object_list,
+            routes=selectors.signal_route_list(),
+        )
         return ctx
 
 
@@ -252,8 +257,13 @@ class OrderPlaceView(_TraderAction):
             return JsonResponse({"errors": errors}, status=400)
         order, created = order_submit(request=order_request, user=request.user)
         if created:
-            audit_record(actor=request.user, action="order.submit", obj=order,
-                         changes={"status": [None, order.status]}, message=order.status_reason[:2000])
+            audit_record(
+                actor=request.user,
+                action="order.submit",
+                obj=order,
+                changes={"status": [None, order.status]},
+                message=order.status_reason[:2000],
+            )
         order = Order.objects.select_related("instrument").get(pk=order.pk)
         return JsonResponse(
             {"order": _order_body(order), "created": created, "next_idempotency_key": new_ticket_key()},
@@ -273,8 +283,9 @@ class OrderCancelView(_TraderAction):
             order = order_cancel(order_id=pk, user=request.user)
         except OrderActionRefused as exc:
             return JsonResponse({"error": str(exc)}, status=409)
-        return JsonResponse({"order": order_payload(order), "message": f"Cancel requested for {order.client_order_id}."},
-                            status=202)
+        return JsonResponse(
+            {"order": order_payload(order), "message": f"Cancel requested for {order.client_order_id}."}, status=202
+        )
 
 
 class OrderModifyView(_TraderAction):
@@ -296,8 +307,10 @@ class OrderModifyView(_TraderAction):
         except OrderActionRefused as exc:
             return JsonResponse({"error": str(exc)}, status=409)
         wanted = ", ".join(f"{k} {Decimal(v).normalize():f}" for k, v in changes.items())
-        return JsonResponse({"order": order_payload(order),
-                             "message": f"Modification sent for {order.client_order_id}: {wanted}."}, status=202)
+        return JsonResponse(
+            {"order": order_payload(order), "message": f"Modification sent for {order.client_order_id}: {wanted}."},
+            status=202,
+        )
 
 
 class OrdersCancelAllView(_TraderAction):
@@ -314,7 +327,7 @@ class OrdersCancelAllView(_TraderAction):
         except ValidationError as exc:
             return JsonResponse({"errors": _errors(exc)}, status=400)
         label = ", ".join(f"{k} {v}" for k, v in scope.items() if v)
-        audit_record(actor=request.user, action="order.cancel_all", changes={"canceled": [None, count]},
-                     message=label)
-        return JsonResponse({"canceled": count, "message": f"Cancel requested for {count} order(s) of {label}."},
-                            status=202)
+        audit_record(actor=request.user, action="order.cancel_all", changes={"canceled": [None, count]}, message=label)
+        return JsonResponse(
+            {"canceled": count, "message": f"Cancel requested for {count} order(s) of {label}."}, status=202
+        )

@@ -18,9 +18,11 @@
   }
 
   async function post(url, body) {
+    // Always urlencoded: an empty multipart body is a parse error for Django (HTTP 400).
+    const form = new URLSearchParams(body || new FormData());
     const response = await fetch(url, {
       method: "POST",
-      body: body,
+      body: form,
       headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" },
       credentials: "same-origin",
     });
@@ -133,8 +135,8 @@
           <td class="wrap">${escapeHtml(c.reason_code || "")} <span class="dim">${escapeHtml(c.message || "")}</span></td></tr>`).join("");
       box.innerHTML = `<div class="msg ${p.approved ? "ok" : "bad"}" data-testid="preview-verdict">${p.approved ? "Would pass the risk gate" : "Would be rejected: " + escapeHtml(p.message)}</div>
         ${p.bid ? `<div class="dim" data-testid="preview-price">Judged at bid ${escapeHtml(p.bid)} / ask ${escapeHtml(p.ask)}</div>` : ""}
-        <table class="data"><thead><tr><th>Check</th><th>Result</th><th class="num">Measured</th><th class="num">Limit</th><th>Reason</th></tr></thead>
-        <tbody>${rows}</tbody></table><div class="faint">${escapeHtml(p.note)}</div>`;
+        <div class="table-wrap"><table class="data"><thead><tr><th>Check</th><th>Result</th><th class="num">Measured</th><th class="num">Limit</th><th>Reason</th></tr></thead>
+        <tbody>${rows}</tbody></table></div><div class="faint">${escapeHtml(p.note)}</div>`;
     }
 
     async function preview() {
@@ -145,10 +147,15 @@
       renderPreview(status, data);
     }
 
+    let progressSeq = 0;
     async function loadProgress(orderId) {
+      // Two events close together start two reads; only the last one asked may paint,
+      // or an older answer arriving late would show a status the order has left.
+      const seq = ++progressSeq;
       const response = await fetch(`/execution/orders/${orderId}/?fragment=progress`, { credentials: "same-origin" });
-      if (!response.ok || orderId !== currentOrderId) return;
-      document.getElementById("ticket-result").innerHTML = await response.text();
+      const html = response.ok ? await response.text() : null;
+      if (html === null || seq !== progressSeq || orderId !== currentOrderId) return;
+      document.getElementById("ticket-result").innerHTML = html;
     }
 
     async function place(event) {
@@ -212,16 +219,19 @@
     const id = button.dataset.id;
     if (button.dataset.action === "cancel") {
       button.disabled = true;
-      const { status, data } = await post(`/execution/orders/${id}/cancel/`, new FormData());
+      const { status, data } = await post(`/execution/orders/${id}/cancel/`);
       showMessage(actionMessage, status === 202 ? data.message : errorText(data), status === 202);
       button.disabled = false;
     } else if (button.dataset.action === "modify" && dialog) {
       modifying = id;
       text(document.getElementById("modify-coid"), button.dataset.coid);
       const strip = (v) => (v || "").replace(/,/g, "");
-      document.getElementById("modify-quantity").value = strip(button.dataset.quantity);
-      document.getElementById("modify-price").value = strip(button.dataset.price);
-      document.getElementById("modify-trigger").value = strip(button.dataset.trigger);
+      [["modify-quantity", button.dataset.quantity], ["modify-price", button.dataset.price],
+        ["modify-trigger", button.dataset.trigger]].forEach(([inputId, value]) => {
+        const input = document.getElementById(inputId);
+        input.value = strip(value);
+        input.dataset.original = input.value;
+      });
       const type = button.dataset.orderType;
       document.getElementById("modify-price-row").hidden = !["LIMIT", "STOP_LIMIT"].includes(type);
       document.getElementById("modify-trigger-row").hidden = !["STOP_MARKET", "STOP_LIMIT"].includes(type);
@@ -237,7 +247,9 @@
       const body = new FormData();
       ["quantity", "price", "trigger_price"].forEach((name) => {
         const input = ev.target.elements.namedItem(name);
-        if (input && !input.closest("[hidden]") && input.value.trim()) body.append(name, input.value.trim());
+        // Only what the trader changed: the message and the audit then say what moved.
+        const value = input ? input.value.trim() : "";
+        if (input && !input.closest("[hidden]") && value && value !== input.dataset.original) body.append(name, value);
       });
       const { status, data } = await post(`/execution/orders/${modifying}/modify/`, body);
       if (status === 202) {

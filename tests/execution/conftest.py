@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.node.conftest import wait_for
+from tests.node.conftest import node_worker, wait_for  # noqa: F401  (the real node for browser tests)
 from tests.risk.conftest import set_quote
 
 D = Decimal
@@ -45,5 +45,12 @@ def priced_desk(transactional_db, role_users):
 
 
 def ticket(**fields) -> dict:
-    return {"account": "SIM-001", "instrument": "EUR/USD.SIM", "side": "BUY", "order_type": "MARKET",
-            "quantity": "10000", "time_in_force": "GTC", **fields}
+    return {
+        "account": "SIM-001",
+        "instrument": "EUR/USD.SIM",
+        "side": "BUY",
+        "order_type": "MARKET",
+        "quantity": "10000",
+        "time_in_force": "GTC",
+        **fields,
+    }

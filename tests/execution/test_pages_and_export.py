@@ -18,7 +18,7 @@ from tests.execution.conftest import gate_sees, ticket
 from tests.factories import make_order
 from tests.node.conftest import wait_for
 from trading.lifecycle import order_record_event, order_transition
-from trading.models import Instrument, Order
+from trading.models import Instrument
 
 D = Decimal
 
@@ -72,8 +72,9 @@ def test_history_search_and_strategy_filter(client, role_users):
 
     strategy = Strategy.objects.create(name="Carry", strategy_type="mean_reversion")
     make_order(client_order_id="O-FIND-ME")
-    make_order(client_order_id="O-OTHER", strategy=strategy,
-               instrument=Instrument.objects.get(instrument_id="GBP/USD.SIM"))
+    make_order(
+        client_order_id="O-OTHER", strategy=strategy, instrument=Instrument.objects.get(instrument_id="GBP/USD.SIM")
+    )
     c = _viewer(client, role_users)
     html = c.get("/execution/", {"q": "find-me", "fragment": "history"}).content.decode()
     assert "O-FIND-ME" in html and "O-OTHER" not in html
@@ -102,9 +103,13 @@ def test_order_page_lists_venue_messages(client, role_users):
     order = make_order(order_type="LIMIT", price=D("1.05"))
     for step in ("RISK_CHECK", "APPROVED", "SUBMITTED"):
         order_transition(order, step)
-    order_transition(order, "VENUE_REJECTED", message="Rejected by venue: POST_ONLY would take",
-                     data={"reason": "POST_ONLY would take", "venue_order_id": "SIM-1-001"},
-                     update_fields={"status_reason": "POST_ONLY would take"})
+    order_transition(
+        order,
+        "VENUE_REJECTED",
+        message="Rejected by venue: POST_ONLY would take",
+        data={"reason": "POST_ONLY would take", "venue_order_id": "SIM-1-001"},
+        update_fields={"status_reason": "POST_ONLY would take"},
+    )
     order_record_event(order, message="Cancel refused: unknown order", data={"reason": "unknown order"})
     html = _viewer(client, role_users).get(reverse("order-detail", args=[order.pk])).content.decode()
     section = html.split('id="venue-messages"')[1]
@@ -117,12 +122,21 @@ def test_progress_fragment_shows_the_timeline_only(client, role_users):
     order = make_order()
     order_transition(order, "RISK_CHECK")
     order_transition(order, "APPROVED")
-    html = _viewer(client, role_users).get(reverse("order-detail", args=[order.pk]), {"fragment": "progress"}).content.decode()
+    html = (
+        _viewer(client, role_users)
+        .get(reverse("order-detail", args=[order.pk]), {"fragment": "progress"})
+        .content.decode()
+    )
     assert "<header" not in html and 'data-testid="result-timeline"' in html
-    assert [s for s in ("PENDING", "RISK_CHECK", "APPROVED") if f'data-status="{s}"' in html] == ["PENDING", "RISK_CHECK", "APPROVED"]
+    assert [s for s in ("PENDING", "RISK_CHECK", "APPROVED") if f'data-status="{s}"' in html] == [
+        "PENDING",
+        "RISK_CHECK",
+        "APPROVED",
+    ]
 
 
 # -- signals --------------------------------------------------------------------------------
+
 
 def _signal_rows(owner):
     from trading.models import Account
@@ -132,23 +146,47 @@ def _signal_rows(owner):
     other = SignalSource.objects.create(name="quant-api", owner=owner)
     account = Account.objects.get(name="SIM-001")
     primary = SignalRoute.objects.create(name="Primary FX", account=account, priority=10)
-    backup = SignalRoute.objects.create(name="Backup FX", account=account, priority=20, sizing="fixed",
-                                        fixed_quantity=D("2000"))
+    backup = SignalRoute.objects.create(
+        name="Backup FX", account=account, priority=20, sizing="fixed", fixed_quantity=D("2000")
+    )
     eur = Instrument.objects.get(instrument_id="EUR/USD.SIM")
     order = make_order(client_order_id="O-SIG-1")
     now = timezone.now()
     executed = Signal.objects.create(
-        source=source, instrument=eur, side="BUY", quantity=D("1000"), signal_time=now, dedup_hash="a",
-        status=Signal.Status.EXECUTED, reason="order O-SIG-1", route=backup, order=order,
-        routing={"considered": [
-            {"route": primary.pk, "name": "Primary FX", "account": "SIM-001", "available": False,
-             "reason": "venue SIM disconnected"},
-            {"route": backup.pk, "name": "Backup FX", "account": "SIM-001", "available": True, "reason": ""}],
-            "chosen": backup.pk, "tier": {"priority": 20, "group": "default", "balance": "round_robin"}},
+        source=source,
+        instrument=eur,
+        side="BUY",
+        quantity=D("1000"),
+        signal_time=now,
+        dedup_hash="a",
+        status=Signal.Status.EXECUTED,
+        reason="order O-SIG-1",
+        route=backup,
+        order=order,
+        routing={
+            "considered": [
+                {
+                    "route": primary.pk,
+                    "name": "Primary FX",
+                    "account": "SIM-001",
+                    "available": False,
+                    "reason": "venue SIM disconnected",
+                },
+                {"route": backup.pk, "name": "Backup FX", "account": "SIM-001", "available": True, "reason": ""},
+            ],
+            "chosen": backup.pk,
+            "tier": {"priority": 20, "group": "default", "balance": "round_robin"},
+        },
     )
     suppressed = Signal.objects.create(
-        source=other, instrument=eur, side="SELL", quantity=D("1000"), signal_time=now, dedup_hash="b",
-        status=Signal.Status.SUPPRESSED, reason="duplicate of signal 1 within 60s",
+        source=other,
+        instrument=eur,
+        side="SELL",
+        quantity=D("1000"),
+        signal_time=now,
+        dedup_hash="b",
+        status=Signal.Status.SUPPRESSED,
+        reason="duplicate of signal 1 within 60s",
     )
     return executed, suppressed
 
@@ -162,9 +200,17 @@ def test_signals_page_shows_status_reason_routing_and_order(client, role_users):
     response = _viewer(client, role_users).get(reverse("signals"))
     assert response.status_code == 200
     html = response.content.decode()
-    for text in ("tradingview", "Order placed", "order O-SIG-1", "skipped: venue SIM disconnected",
-                 "<strong>Backup FX</strong>", "O-SIG-1", "Suppressed", "duplicate of signal 1 within 60s",
-                 "priority 20"):
+    for text in (
+        "tradingview",
+        "Order placed",
+        "order O-SIG-1",
+        "skipped: venue SIM disconnected",
+        "<strong>Backup FX</strong>",
+        "O-SIG-1",
+        "Suppressed",
+        "duplicate of signal 1 within 60s",
+        "priority 20",
+    ):
         assert text in html, text
     routes = html.split('id="signal-routes"')[1]
     assert "Primary FX" in routes and "Fixed quantity (2000)" in routes
@@ -210,12 +256,14 @@ def test_signals_page_query_count_does_not_grow_with_signals(client, role_users,
 
 # -- the risk alert of a limit rejection -----------------------------------------------------
 
+
 def test_limit_rejection_raises_one_risk_alert_per_limit(client, priced_desk):
     from risk.limits import risk_limit_create
 
     users = priced_desk["users"]
-    limit = risk_limit_create(user=users[Role.RISK_MANAGER], name="Max qty 5000", scope="global",
-                              kind="max_order_quantity", value="5000")
+    limit = risk_limit_create(
+        user=users[Role.RISK_MANAGER], name="Max qty 5000", scope="global", kind="max_order_quantity", value="5000"
+    )
     wait_for(lambda: gate_sees(limit=limit), timeout=15, what="the gate to load the limit")
     client.force_login(users[Role.TRADER])
     for key in ("k1", "k2"):

@@ -29,6 +29,7 @@ def _client(client, users, role):
 
 # -- check as you type ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("fields", "field", "text"),
     [
@@ -41,8 +42,11 @@ def _client(client, users, role):
         ({"order_type": "STOP_MARKET"}, "trigger_price", "required"),
         ({"instrument": "NOPE.SIM"}, "instrument", "Unknown instrument"),
         ({"account": "NO-SUCH"}, "account", "Unknown account"),
-        ({"time_in_force": "GTD", "order_type": "LIMIT", "price": "1.08", "expire_time": "2001-01-01T00:00"},
-         "expire_time", "in the past"),
+        (
+            {"time_in_force": "GTD", "order_type": "LIMIT", "price": "1.08", "expire_time": "2001-01-01T00:00"},
+            "expire_time",
+            "in the past",
+        ),
         ({"time_in_force": "GTD", "order_type": "LIMIT", "price": "1.08"}, "expire_time", "needs an expiry"),
         ({"side": "LONG"}, "side", "BUY or SELL"),
     ],
@@ -84,6 +88,7 @@ def test_hidden_price_boxes_of_another_order_type_are_ignored(client, priced_des
 
 # -- roles ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["ticket-check", "ticket-preview", "order-place", "order-cancel-all"])
 def test_viewer_cannot_post_to_any_ticket_endpoint(client, role_users, name, db):
     response = _client(client, role_users, Role.VIEWER).post(reverse(name), ticket())
@@ -117,8 +122,10 @@ def test_each_ticket_render_has_its_own_idempotency_key(client, role_users, db):
     import re
 
     c = _client(client, role_users, Role.TRADER)
-    keys = {re.search(r'name="idempotency_key" value="([^"]+)"', c.get("/execution/").content.decode()).group(1)
-            for _ in range(3)}
+    keys = {
+        re.search(r'name="idempotency_key" value="([^"]+)"', c.get("/execution/").content.decode()).group(1)
+        for _ in range(3)
+    }
     assert len(keys) == 3
 
 
@@ -128,18 +135,28 @@ def test_get_on_an_action_endpoint_is_405(client, role_users, db):
 
 # -- preview -------------------------------------------------------------------------------
 
+
 def test_preview_lists_every_check_with_measured_and_limit(client, priced_desk):
     from risk.limits import risk_limit_create
 
-    limit = risk_limit_create(user=priced_desk["users"][Role.RISK_MANAGER], name="Max qty 5000", scope="global",
-                              kind="max_order_quantity", value="5000")
+    limit = risk_limit_create(
+        user=priced_desk["users"][Role.RISK_MANAGER],
+        name="Max qty 5000",
+        scope="global",
+        kind="max_order_quantity",
+        value="5000",
+    )
     wait_for(lambda: gate_sees(limit=limit), timeout=15, what="the gate to load the limit")
     c = _client(client, priced_desk["users"], Role.TRADER)
 
     ok = c.post(reverse("ticket-preview"), ticket(quantity="5000")).json()["preview"]
     assert ok["approved"] is True, ok
     quantity_check = next(ch for ch in ok["checks"] if ch["check"] == "max_order_quantity")
-    assert quantity_check["passed"] is True and D(quantity_check["measured"]) == 5000 and D(quantity_check["limit"]) == 5000
+    assert (
+        quantity_check["passed"] is True
+        and D(quantity_check["measured"]) == 5000
+        and D(quantity_check["limit"]) == 5000
+    )
     assert ok["ask"] == "1.0851"
 
     over = c.post(reverse("ticket-preview"), ticket(quantity="10000")).json()["preview"]
@@ -161,6 +178,7 @@ def test_preview_of_an_invalid_ticket_is_400_naming_the_field(client, priced_des
 
 
 # -- place ---------------------------------------------------------------------------------
+
 
 def test_place_is_idempotent_per_ticket_render(client, priced_desk):
     c = _client(client, priced_desk["users"], Role.TRADER)
@@ -187,8 +205,13 @@ def test_place_with_a_bad_field_is_400_and_writes_nothing_but_the_audit(client, 
 def test_rejected_order_comes_back_with_the_gates_reasons(client, priced_desk):
     from risk.limits import risk_limit_create
 
-    limit = risk_limit_create(user=priced_desk["users"][Role.RISK_MANAGER], name="Max qty 5000", scope="global",
-                              kind="max_order_quantity", value="5000")
+    limit = risk_limit_create(
+        user=priced_desk["users"][Role.RISK_MANAGER],
+        name="Max qty 5000",
+        scope="global",
+        kind="max_order_quantity",
+        value="5000",
+    )
     wait_for(lambda: gate_sees(limit=limit), timeout=15, what="the gate to load the limit")
     response = _client(client, priced_desk["users"], Role.TRADER).post(reverse("order-place"), ticket())
     assert response.status_code == 201
@@ -202,12 +225,15 @@ def test_rejected_order_comes_back_with_the_gates_reasons(client, priced_desk):
 
 # -- cancel / modify / cancel all ------------------------------------------------------------
 
+
 def _order_in(status, **fields):
     order = make_order(**fields)
-    for step in {"APPROVED": ["RISK_CHECK", "APPROVED"],
-                 "ACCEPTED": ["RISK_CHECK", "APPROVED", "SUBMITTED", "ACCEPTED"],
-                 "FILLED": ["RISK_CHECK", "APPROVED", "SUBMITTED", "ACCEPTED", "FILLED"],
-                 "CANCELED": ["RISK_CHECK", "APPROVED", "CANCELED"]}[status]:
+    for step in {
+        "APPROVED": ["RISK_CHECK", "APPROVED"],
+        "ACCEPTED": ["RISK_CHECK", "APPROVED", "SUBMITTED", "ACCEPTED"],
+        "FILLED": ["RISK_CHECK", "APPROVED", "SUBMITTED", "ACCEPTED", "FILLED"],
+        "CANCELED": ["RISK_CHECK", "APPROVED", "CANCELED"],
+    }[status]:
         order_transition(order, step)
     return order
 
@@ -230,7 +256,9 @@ def test_cancel_of_an_order_not_yet_sent_cancels_it_here(client, role_users, db)
 
 def test_modify_of_a_canceled_order_is_refused(client, role_users, db):
     order = _order_in("CANCELED", order_type="LIMIT", price=D("1.05"))
-    response = _client(client, role_users, Role.TRADER).post(reverse("order-modify", args=[order.pk]), {"price": "1.04"})
+    response = _client(client, role_users, Role.TRADER).post(
+        reverse("order-modify", args=[order.pk]), {"price": "1.04"}
+    )
     assert response.status_code == 409 and "already canceled" in response.json()["error"]
 
 
@@ -245,7 +273,12 @@ def test_bad_modification_is_400_naming_the_field(client, role_users, data, fiel
 
 
 def test_modify_of_a_missing_order_is_404(client, role_users, db):
-    assert _client(client, role_users, Role.TRADER).post(reverse("order-modify", args=[999999]), {"price": "1"}).status_code == 404
+    assert (
+        _client(client, role_users, Role.TRADER)
+        .post(reverse("order-modify", args=[999999]), {"price": "1"})
+        .status_code
+        == 404
+    )
 
 
 def test_cancel_all_cancels_only_the_chosen_instrument(client, role_users, db):
@@ -260,8 +293,15 @@ def test_cancel_all_cancels_only_the_chosen_instrument(client, role_users, db):
     assert gbp.status == "APPROVED"
 
 
-@pytest.mark.parametrize(("data", "field"), [({}, "__all__"), ({"account": "NOPE"}, "account"),
-                                             ({"instrument": "X.Y"}, "instrument"), ({"strategy": "x"}, "strategy")])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({}, "__all__"),
+        ({"account": "NOPE"}, "account"),
+        ({"instrument": "X.Y"}, "instrument"),
+        ({"strategy": "x"}, "strategy"),
+    ],
+)
 def test_cancel_all_needs_a_known_scope(client, role_users, data, field, db):
     from tests.factories import make_reference_data
 
