@@ -41,8 +41,17 @@ def _free_port() -> int:
 def _start_redis() -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no"],
+        [
+            shutil.which("redis-server") or "/usr/bin/redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -91,8 +100,11 @@ def _keep_quote_fresh(stop: threading.Event) -> None:
     client = redis_client()
     while not stop.is_set():
         now = time.time_ns()
-        client.hset(QUOTES_KEY, "EUR/USD.SIM",
-                    json.dumps({"bid": "1.08500", "ask": "1.08502", "last": "1.08501", "ts": now, "source": "SIM"}))
+        client.hset(
+            QUOTES_KEY,
+            "EUR/USD.SIM",
+            json.dumps({"bid": "1.08500", "ask": "1.08502", "last": "1.08501", "ts": now, "source": "SIM"}),
+        )
         client.hset(FEEDS_KEY, "SIM", json.dumps({"ts": now, "rate": 1, "issues": []}))
         stop.wait(0.25)
 
@@ -127,8 +139,13 @@ def _child() -> dict:
             raise RuntimeError(f"the gate never saw a price: {runtime.last_error}")
         time.sleep(0.05)
 
-    data = {"account": "SIM-001", "instrument": "EUR/USD.SIM", "side": "BUY", "order_type": "MARKET",
-            "quantity": "1000"}
+    data = {
+        "account": "SIM-001",
+        "instrument": "EUR/USD.SIM",
+        "side": "BUY",
+        "order_type": "MARKET",
+        "quantity": "1000",
+    }
     statuses: dict[str, int] = {}
 
     def round_trip() -> float:
@@ -164,7 +181,9 @@ def _child() -> dict:
     on, off = statistics.median(times["on"]), statistics.median(times["off"])
     overhead = (on - off) / off * 100
     log_file = os.path.join(settings.LOG_DIR, "nautilus-integration.log")
-    perf_lines = sum(1 for line in open(log_file) if "PERFORMANCE order_submit" in line) if os.path.exists(log_file) else 0
+    perf_lines = (
+        sum(1 for line in open(log_file) if "PERFORMANCE order_submit" in line) if os.path.exists(log_file) else 0
+    )
     return {
         "value": round(overhead, 2),
         "unit": "% (median order round trip, instrumented vs not)",

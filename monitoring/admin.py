@@ -224,8 +224,19 @@ class AlertRuleAdmin(RoleAdmin):
     view_role = Role.RISK_MANAGER
     write_role = Role.RISK_MANAGER
     form = AlertRuleForm
-    list_display = ["name", "kind", "metric", "comparison", "threshold", "window_seconds", "event_category",
-                    "severity", "max_per_hour", "enabled", "builtin"]
+    list_display = [
+        "name",
+        "kind",
+        "metric",
+        "comparison",
+        "threshold",
+        "window_seconds",
+        "event_category",
+        "severity",
+        "max_per_hour",
+        "enabled",
+        "builtin",
+    ]
     list_filter = ["kind", "enabled", "severity", "builtin"]
     search_fields = ["name", "description", "metric"]
     actions = ["send_test_alert"]
@@ -255,7 +266,17 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "alert", "rule", "channel", "target", "status", "attempts", "sent_at"]
     list_filter = ["channel", "status"]
     search_fields = ["target", "last_error", "alert__title"]
-    readonly_fields = ["alert", "rule", "channel", "target", "status", "attempts", "last_error", "created_at", "sent_at"]
+    readonly_fields = [
+        "alert",
+        "rule",
+        "channel",
+        "target",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ]
 
     def get_actions(self, request):
         return {}

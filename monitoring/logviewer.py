@@ -36,7 +36,7 @@ def log_path() -> Path:
 def lines_backwards(path: Path, *, max_bytes: int = MAX_BYTES) -> Iterator[str]:
     """The file's lines, last first, reading at most ``max_bytes`` from the end."""
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed in finally; a generator holds it
+        f = open(path, "rb")
     except FileNotFoundError:
         return
     try:

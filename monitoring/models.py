@@ -116,17 +116,23 @@ class AlertRule(models.Model):
     metric = models.CharField(max_length=64, blank=True, help_text="Metric rules: what to measure.")
     comparison = models.CharField(max_length=2, choices=Comparison.choices, default=Comparison.GT)
     threshold = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
-    window_seconds = models.PositiveIntegerField(default=60, help_text="Metric rules: the window rates and percentiles are taken over.")
+    window_seconds = models.PositiveIntegerField(
+        default=60, help_text="Metric rules: the window rates and percentiles are taken over."
+    )
     # Event rules: which raised alerts this rule passes on (blank = any).
     event_category = models.CharField(max_length=16, blank=True, choices=Alert.Category.choices)
     event_min_severity = models.CharField(max_length=16, blank=True, choices=Alert.Severity.choices)
-    event_source = models.CharField(max_length=64, blank=True, help_text="Event rules: only alerts whose source starts with this.")
+    event_source = models.CharField(
+        max_length=64, blank=True, help_text="Event rules: only alerts whose source starts with this."
+    )
     severity = models.CharField(max_length=16, choices=Alert.Severity.choices, default=Alert.Severity.WARNING)
     category = models.CharField(max_length=16, choices=Alert.Category.choices, default=Alert.Category.PERFORMANCE)
     channels = models.JSONField(default=list, blank=True, help_text='Any of "in_app", "email", "webhook".')
     email_to = models.CharField(max_length=500, blank=True, help_text="Comma-separated; blank = ALERT_EMAIL_TO.")
     webhook_url = models.URLField(max_length=500, blank=True, help_text="Slack-compatible; blank = ALERT_WEBHOOK_URL.")
-    max_per_hour = models.PositiveIntegerField(default=12, help_text="Rate limit: alerts delivered per hour; more are recorded as suppressed.")
+    max_per_hour = models.PositiveIntegerField(
+        default=12, help_text="Rate limit: alerts delivered per hour; more are recorded as suppressed."
+    )
     enabled = models.BooleanField(default=True)
     builtin = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -96,7 +96,8 @@ def alert_rule_list() -> QuerySet[AlertRule]:
     return AlertRule.objects.annotate(
         deliveries_24h=Count("deliveries", filter=Q(deliveries__created_at__gte=since)),
         suppressed_24h=Count(
-            "deliveries", filter=Q(deliveries__created_at__gte=since, deliveries__status=AlertDelivery.Status.SUPPRESSED)
+            "deliveries",
+            filter=Q(deliveries__created_at__gte=since, deliveries__status=AlertDelivery.Status.SUPPRESSED),
         ),
     ).order_by("-enabled", "name")
 
@@ -106,7 +107,7 @@ def delivery_recent_list(*, limit: int = 50) -> QuerySet[AlertDelivery]:
 
 
 def uptime_text(seconds: float) -> str:
-    """"3d 4h", "2h 5m", "4m 10s", "12s": the two largest units."""
+    """ "3d 4h", "2h 5m", "4m 10s", "12s": the two largest units."""
     seconds = int(max(0, seconds))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)

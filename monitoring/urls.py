@@ -10,9 +10,7 @@ urlpatterns: list = [
     path("monitoring/", views.MonitoringView.as_view(), name="monitoring"),
     path("monitoring/series.json", views.SeriesView.as_view(), name="monitoring-series"),
     path("monitoring/alerts/", views.AlertCentreView.as_view(), name="monitoring-alerts"),
-    path(
-        "monitoring/alerts/<int:pk>/<str:action>/", views.AlertActionView.as_view(), name="monitoring-alert-action"
-    ),
+    path("monitoring/alerts/<int:pk>/<str:action>/", views.AlertActionView.as_view(), name="monitoring-alert-action"),
     path("monitoring/rules/", views.RuleListView.as_view(), name="monitoring-rules"),
     path("monitoring/rules/new/", views.RuleFormView.as_view(), name="monitoring-rule-new"),
     path("monitoring/rules/<int:pk>/", views.RuleFormView.as_view(), name="monitoring-rule-edit"),

@@ -167,8 +167,9 @@ class SeriesView(SectionPage, View):
         except Exception as exc:
             return JsonResponse({"errors": {"redis": f"Samples unavailable: {type(exc).__name__}"}}, status=503)
         latest = samples[0] if samples else None
-        return JsonResponse({"points": series_points(samples), "host": latest["host"] if latest else None,
-                             "samples": len(samples)})
+        return JsonResponse(
+            {"points": series_points(samples), "host": latest["host"] if latest else None, "samples": len(samples)}
+        )
 
 
 # --- the alert centre ------------------------------------------------------------------
@@ -198,8 +199,9 @@ class AlertCentreView(SectionPage, TemplateView):
         form = AlertCentreFilterForm(params)
         alerts = selectors.alert_centre_list(**form.cleaned_data) if form.is_valid() else Alert.objects.none()
         page = Paginator(alerts, self.page_size).get_page(self.request.GET.get("page"))
-        ctx.update(form=form, page=page, alerts=page.object_list, query=params.urlencode(),
-                   counts=selectors.alert_counts())
+        ctx.update(
+            form=form, page=page, alerts=page.object_list, query=params.urlencode(), counts=selectors.alert_counts()
+        )
         return ctx
 
 
@@ -354,7 +356,10 @@ class LogExportView(SectionPage, View):
         response["Content-Disposition"] = f'attachment; filename="nautilus-log-{stamp}.{fmt}"'
         from monitoring.audit import audit_record
 
-        audit_record(actor=request.user, action="logs.export", message=f"{len(lines)} lines as {fmt}: "
-                     f"{request.GET.urlencode()}"[:500], via="ui")
+        audit_record(
+            actor=request.user,
+            action="logs.export",
+            message=f"{len(lines)} lines as {fmt}: {request.GET.urlencode()}"[:500],
+            via="ui",
+        )
         return response
-

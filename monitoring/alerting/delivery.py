@@ -62,8 +62,7 @@ def webhook_body(alert: Alert, rule: AlertRule | None) -> dict:
                 "footer": f"Nautilus Integration alert {alert.pk}",
             }
         ],
-        "alert": {"id": alert.pk, "dedup_key": alert.dedup_key, "severity": alert.severity,
-                  "category": alert.category},
+        "alert": {"id": alert.pk, "dedup_key": alert.dedup_key, "severity": alert.severity, "category": alert.category},
     }
 
 
@@ -122,8 +121,9 @@ def delivery_attempt(delivery_id: int) -> AlertDelivery:
         final = delivery.attempts >= MAX_ATTEMPTS
         delivery.status = AlertDelivery.Status.FAILED if final else AlertDelivery.Status.PENDING
         delivery.save(update_fields=["attempts", "last_error", "status"])
-        logger.warning("alert %s %s delivery attempt %s failed: %s", delivery.alert_id, delivery.channel,
-                       delivery.attempts, exc)
+        logger.warning(
+            "alert %s %s delivery attempt %s failed: %s", delivery.alert_id, delivery.channel, delivery.attempts, exc
+        )
         raise
     delivery.status = AlertDelivery.Status.SENT
     delivery.sent_at = timezone.now()

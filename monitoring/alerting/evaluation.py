@@ -65,8 +65,14 @@ def rule_evaluate(rule: AlertRule) -> dict[str, int]:
             f"(window {rule.window_seconds} s).",
             source=f"rule:{rule.pk}",
             dedup_key=rule_key(rule, label),
-            details={"rule": rule.pk, "metric": rule.metric, "label": label, "value": value,
-                     "threshold": str(threshold), "comparison": rule.comparison},
+            details={
+                "rule": rule.pk,
+                "metric": rule.metric,
+                "label": label,
+                "value": value,
+                "threshold": str(threshold),
+                "comparison": rule.comparison,
+            },
         )
         raised += alert is not None
     open_alerts = Alert.objects.filter(dedup_key__startswith=f"rule:{rule.pk}:").exclude(status=Alert.Status.RESOLVED)
@@ -144,7 +150,10 @@ def alert_dispatch(alert_id: int) -> list[int]:
             try:
                 with transaction.atomic():
                     delivery = AlertDelivery.objects.create(
-                        alert=alert, rule=rule, channel=channel, target=delivery_target(rule, channel)[:500],
+                        alert=alert,
+                        rule=rule,
+                        channel=channel,
+                        target=delivery_target(rule, channel)[:500],
                         status=status,
                         last_error="rate limit: over max_per_hour for this rule" if limited else "",
                     )
@@ -173,8 +182,12 @@ def deliveries_stalled() -> list[int]:
     """Email/webhook deliveries queued a minute ago and never attempted (their task was lost)."""
     cutoff = timezone.now() - timedelta(minutes=1)
     return list(
-        AlertDelivery.objects.filter(status=AlertDelivery.Status.PENDING, attempts=0, created_at__lt=cutoff,
-                                     created_at__gte=cutoff - SWEEP_LOOKBACK)
+        AlertDelivery.objects.filter(
+            status=AlertDelivery.Status.PENDING,
+            attempts=0,
+            created_at__lt=cutoff,
+            created_at__gte=cutoff - SWEEP_LOOKBACK,
+        )
         .exclude(channel=AlertRule.Channel.IN_APP)
         .values_list("pk", flat=True)
     )

@@ -18,9 +18,23 @@ class AlertRuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
         fields = [
-            "name", "description", "kind", "metric", "comparison", "threshold", "window_seconds",
-            "event_category", "event_min_severity", "event_source", "severity", "category", "channels",
-            "email_to", "webhook_url", "max_per_hour", "enabled",
+            "name",
+            "description",
+            "kind",
+            "metric",
+            "comparison",
+            "threshold",
+            "window_seconds",
+            "event_category",
+            "event_min_severity",
+            "event_source",
+            "severity",
+            "category",
+            "channels",
+            "email_to",
+            "webhook_url",
+            "max_per_hour",
+            "enabled",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 

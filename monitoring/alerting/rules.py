@@ -114,23 +114,71 @@ def rule_errors(rule: AlertRule) -> dict[str, str]:
 # --- built-in rules -------------------------------------------------------------
 
 BUILTIN_RULES: list[dict[str, Any]] = [
-    {"name": "Service failure", "kind": "metric", "metric": "service_down", "comparison": "ge", "threshold": 1,
-     "window_seconds": 60, "severity": "critical", "category": "service",
-     "description": "A health check (database, Redis, workers, node, gate, F8 sync, feeds) reports down."},
-    {"name": "Risk limit breach", "kind": "event", "event_category": "risk", "severity": "critical",
-     "category": "risk", "description": "The risk monitor or the gate raised a limit breach."},
-    {"name": "Performance: HTTP p95 over budget", "kind": "metric", "metric": "http_p95_ms", "comparison": "gt",
-     "threshold": 1000, "window_seconds": 300, "severity": "warning", "category": "performance",
-     "description": "Pages and API answer slower than 1 s at the 95th percentile over five minutes."},
-    {"name": "Performance: risk gate p99 over budget", "kind": "metric", "metric": "gate_p99_ms",
-     "comparison": "gt", "threshold": 10, "window_seconds": 300, "severity": "warning", "category": "performance",
-     "description": "The pre-trade gate (check + reservation) takes over 10 ms at the 99th percentile."},
-    {"name": "Data quality: stale or bad feed", "kind": "event", "event_category": "data", "severity": "warning",
-     "category": "data", "description": "A market-data source is stale or sends crossed/outlier/gapped quotes."},
-    {"name": "Compliance violation", "kind": "event", "event_category": "compliance", "severity": "warning",
-     "category": "compliance", "description": "Book and engine disagree, or another compliance event was raised."},
-    {"name": "Service events", "kind": "event", "event_category": "service", "severity": "warning",
-     "category": "service", "description": "Components reporting trouble: event bridge, signal router, F8."},
+    {
+        "name": "Service failure",
+        "kind": "metric",
+        "metric": "service_down",
+        "comparison": "ge",
+        "threshold": 1,
+        "window_seconds": 60,
+        "severity": "critical",
+        "category": "service",
+        "description": "A health check (database, Redis, workers, node, gate, F8 sync, feeds) reports down.",
+    },
+    {
+        "name": "Risk limit breach",
+        "kind": "event",
+        "event_category": "risk",
+        "severity": "critical",
+        "category": "risk",
+        "description": "The risk monitor or the gate raised a limit breach.",
+    },
+    {
+        "name": "Performance: HTTP p95 over budget",
+        "kind": "metric",
+        "metric": "http_p95_ms",
+        "comparison": "gt",
+        "threshold": 1000,
+        "window_seconds": 300,
+        "severity": "warning",
+        "category": "performance",
+        "description": "Pages and API answer slower than 1 s at the 95th percentile over five minutes.",
+    },
+    {
+        "name": "Performance: risk gate p99 over budget",
+        "kind": "metric",
+        "metric": "gate_p99_ms",
+        "comparison": "gt",
+        "threshold": 10,
+        "window_seconds": 300,
+        "severity": "warning",
+        "category": "performance",
+        "description": "The pre-trade gate (check + reservation) takes over 10 ms at the 99th percentile.",
+    },
+    {
+        "name": "Data quality: stale or bad feed",
+        "kind": "event",
+        "event_category": "data",
+        "severity": "warning",
+        "category": "data",
+        "description": "A market-data source is stale or sends crossed/outlier/gapped quotes.",
+    },
+    {
+        "name": "Compliance violation",
+        "kind": "event",
+        "event_category": "compliance",
+        "severity": "warning",
+        "category": "compliance",
+        "description": "Book and engine disagree, or another compliance event was raised.",
+    },
+    {
+        "name": "Service events",
+        "kind": "event",
+        "event_category": "service",
+        "severity": "warning",
+        "category": "service",
+        "description": "Components reporting trouble: event bridge, signal router, F8.",
+    },
 ]
 
 
@@ -156,9 +204,23 @@ def builtin_rules_ensure() -> list[str]:
 # --- writes a person makes ---------------------------------------------------------
 
 RULE_FIELDS = [
-    "name", "description", "kind", "metric", "comparison", "threshold", "window_seconds", "event_category",
-    "event_min_severity", "event_source", "severity", "category", "channels", "email_to", "webhook_url",
-    "max_per_hour", "enabled",
+    "name",
+    "description",
+    "kind",
+    "metric",
+    "comparison",
+    "threshold",
+    "window_seconds",
+    "event_category",
+    "event_min_severity",
+    "event_source",
+    "severity",
+    "category",
+    "channels",
+    "email_to",
+    "webhook_url",
+    "max_per_hour",
+    "enabled",
 ]
 
 
@@ -174,8 +236,9 @@ def alert_rule_save(*, rule: AlertRule, data: dict[str, Any], user, via: str | N
     rule.save()
     after = {f: _plain(getattr(rule, f)) for f in RULE_FIELDS}
     changes = field_changes(before, after) if not creating else {f: [None, v] for f, v in after.items()}
-    audit_record(actor=user, action="alert_rule.create" if creating else "alert_rule.update", obj=rule,
-                 changes=changes, via=via)
+    audit_record(
+        actor=user, action="alert_rule.create" if creating else "alert_rule.update", obj=rule, changes=changes, via=via
+    )
     return rule
 
 

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import time
+from itertools import pairwise
 from typing import Any
 
 SAMPLES_KEY = "ni:monitoring:samples"
@@ -78,6 +79,7 @@ def registry_totals() -> dict[str, Any]:
 
 # --- processes ---------------------------------------------------------------
 
+
 def _role(cmdline: list[str]) -> str | None:
     line = " ".join(cmdline)
     if "trading.node.main" in line:
@@ -139,6 +141,7 @@ def _with_cpu_percent(procs: list[dict], previous: dict | None, now: float) -> l
 
 
 # --- samples -------------------------------------------------------------------
+
 
 def sample_take(*, client=None) -> dict[str, Any]:
     """Take one sample and push it onto the list (newest first), trimmed to an hour."""
@@ -209,10 +212,18 @@ def histogram_quantile(q: float, new: dict[str, float], old: dict[str, float]) -
 
 def series_points(samples: list[dict]) -> dict[str, list]:
     """Chart series (oldest first) from consecutive sample pairs: rates, percentiles, CPU and memory."""
-    points: dict[str, list] = {"t": [], "http_rps": [], "http_p95_ms": [], "http_error_pct": [], "gate_p99_ms": [],
-                               "orders_pm": [], "cpu": {}, "rss": {}}
+    points: dict[str, list] = {
+        "t": [],
+        "http_rps": [],
+        "http_p95_ms": [],
+        "http_error_pct": [],
+        "gate_p99_ms": [],
+        "orders_pm": [],
+        "cpu": {},
+        "rss": {},
+    }
     ordered = list(reversed(samples))
-    for older, newer in zip(ordered, ordered[1:], strict=False):
+    for older, newer in pairwise(ordered):
         dt = newer["ts"] - older["ts"]
         if dt <= 0:
             continue

@@ -57,7 +57,8 @@ def _windowed(fn: Callable[[dict, dict, float], float | None]) -> Callable[[int]
             return None
         new, old = pair
         value = fn(new, old, new["ts"] - old["ts"])
-        return None if value is None else {"": value}
+        # No requests (or gate calls) in the window: nothing is over budget, so an open incident ends.
+        return {} if value is None else {"": value}
 
     return read
 
@@ -121,20 +122,32 @@ HUNDRED = Decimal(100)
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("service_down", "Health check down (1) or up (0), per component", "flag", _service_down,
-               high=Decimal(1)),
+        Metric(
+            "service_down", "Health check down (1) or up (0), per component", "flag", _service_down, high=Decimal(1)
+        ),
         Metric("http_p95_ms", "HTTP p95 latency over the window", "ms", _windowed(_http_p95), windowed=True),
-        Metric("http_error_pct", "HTTP 5xx share of requests over the window", "%", _windowed(_http_error_pct),
-               high=HUNDRED, windowed=True),
+        Metric(
+            "http_error_pct",
+            "HTTP 5xx share of requests over the window",
+            "%",
+            _windowed(_http_error_pct),
+            high=HUNDRED,
+            windowed=True,
+        ),
         Metric("gate_p99_ms", "Risk gate p99 latency over the window", "ms", _windowed(_gate_p99), windowed=True),
-        Metric("gate_rejections", "Orders rejected by the gate within the window", "orders",
-               _windowed(_gate_rejections), windowed=True),
-        Metric("task_failures", "Celery task failures within the window", "tasks", _windowed(_task_failures),
-               windowed=True),
+        Metric(
+            "gate_rejections",
+            "Orders rejected by the gate within the window",
+            "orders",
+            _windowed(_gate_rejections),
+            windowed=True,
+        ),
+        Metric(
+            "task_failures", "Celery task failures within the window", "tasks", _windowed(_task_failures), windowed=True
+        ),
         Metric("feed_age_s", "Age of the newest quote, per market-data source", "s", _feed_age),
         Metric("celery_queue_depth", "Messages waiting, per Celery queue", "messages", _queue_depth),
-        Metric("process_cpu_pct", "CPU of each desk process (of one core)", "%", _process_cpu,
-               high=Decimal(100 * 256)),
+        Metric("process_cpu_pct", "CPU of each desk process (of one core)", "%", _process_cpu, high=Decimal(100 * 256)),
         Metric("process_rss_mb", "Resident memory of each desk process", "MB", _process_rss),
     )
 }

@@ -33,7 +33,7 @@ class WebhookServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if server.hang:
                     server.release.wait(60)
@@ -69,9 +69,13 @@ class MailSink:
     def __init__(self) -> None:
         self.messages: list[dict] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(
-            {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "data": envelope.content.decode("utf-8", "replace")}
+            {
+                "from": envelope.mail_from,
+                "to": list(envelope.rcpt_tos),
+                "data": envelope.content.decode("utf-8", "replace"),
+            }
         )
         return "250 Message accepted for delivery"
 
@@ -107,8 +111,12 @@ def alert_worker(transactional_db, smtp_server):
     """A real default-queue worker (two threads) whose email goes to the test SMTP server."""
     from tests.processes import child_env, start_celery_worker
 
-    env = child_env(EMAIL_HOST=smtp_server.host, EMAIL_PORT=str(smtp_server.port), ALERT_WEBHOOK_TIMEOUT="20",
-                    EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend")
+    env = child_env(
+        EMAIL_HOST=smtp_server.host,
+        EMAIL_PORT=str(smtp_server.port),
+        ALERT_WEBHOOK_TIMEOUT="20",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+    )
     proc = start_celery_worker("alerts-test", "default", pool="threads", extra=["--concurrency", "3"], env=env)
     yield proc
     proc.stop()

@@ -14,9 +14,17 @@ from monitoring.roles import Role
 pytestmark = pytest.mark.django_db
 
 VALID = {
-    "name": "Queue backlog", "kind": "metric", "metric": "celery_queue_depth", "comparison": "gt", "threshold": "100",
-    "window_seconds": "60", "severity": "warning", "category": "performance", "channels": ["in_app"],
-    "max_per_hour": "5", "enabled": "on",
+    "name": "Queue backlog",
+    "kind": "metric",
+    "metric": "celery_queue_depth",
+    "comparison": "gt",
+    "threshold": "100",
+    "window_seconds": "60",
+    "severity": "warning",
+    "category": "performance",
+    "channels": ["in_app"],
+    "max_per_hour": "5",
+    "enabled": "on",
 }
 
 
@@ -39,7 +47,12 @@ def test_rejects_unknown_metric_naming_the_field():
 
 @pytest.mark.parametrize(
     ("metric", "comparison", "threshold"),
-    [("http_error_pct", "gt", "100"), ("service_down", "gt", "1"), ("http_p95_ms", "lt", "0"), ("feed_age_s", "le", "-5")],
+    [
+        ("http_error_pct", "gt", "100"),
+        ("service_down", "gt", "1"),
+        ("http_p95_ms", "lt", "0"),
+        ("feed_age_s", "le", "-5"),
+    ],
 )
 def test_rejects_impossible_threshold_naming_the_field(metric, comparison, threshold):
     with pytest.raises(ValidationError) as exc:
@@ -70,9 +83,14 @@ def test_saves_a_valid_rule_and_audits_it():
 
 def test_builtin_rules_are_created_once_and_edits_survive_a_rerun():
     created = builtin_rules_ensure()
-    assert {"Service failure", "Risk limit breach", "Performance: HTTP p95 over budget",
-            "Performance: risk gate p99 over budget", "Data quality: stale or bad feed",
-            "Compliance violation"} <= set(created)
+    assert {
+        "Service failure",
+        "Risk limit breach",
+        "Performance: HTTP p95 over budget",
+        "Performance: risk gate p99 over budget",
+        "Data quality: stale or bad feed",
+        "Compliance violation",
+    } <= set(created)
     rule = AlertRule.objects.get(name="Performance: HTTP p95 over budget")
     rule.threshold = Decimal("2500")
     rule.save()
@@ -103,9 +121,19 @@ def test_trader_may_read_rules_but_not_save_them(client, role_users):
 
 def test_admin_form_refuses_unknown_metric(client, role_users):
     client.force_login(role_users[Role.ADMIN])
-    response = client.post("/admin/monitoring/alertrule/add/", {**VALID, "metric": "nope", "description": "",
-                                                                   "event_category": "", "event_min_severity": "",
-                                                                   "event_source": "", "email_to": "", "webhook_url": ""})
+    response = client.post(
+        "/admin/monitoring/alertrule/add/",
+        {
+            **VALID,
+            "metric": "nope",
+            "description": "",
+            "event_category": "",
+            "event_min_severity": "",
+            "event_source": "",
+            "email_to": "",
+            "webhook_url": "",
+        },
+    )
     assert response.status_code == 200  # the admin re-renders the form with the error
     assert "Unknown metric" in response.content.decode()
     assert not AlertRule.objects.exists()

@@ -26,8 +26,11 @@ def web_beside_node(node_worker):  # noqa: F811
     from tests.processes import ManagedProcess
 
     port = free_port()
-    web = ManagedProcess("daphne-correlation", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                                "config.asgi:application"], env=node_worker.env).start()
+    web = ManagedProcess(
+        "daphne-correlation",
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        env=node_worker.env,
+    ).start()
     wait_for_port(port, timeout=30)
     yield f"http://127.0.0.1:{port}"
     web.stop()
@@ -39,7 +42,11 @@ def _gate_sees_prices() -> bool:
     return quote is not None and quote.age < 2
 
 
-def test_one_order_carries_its_correlation_id_through_web_worker_and_node(node_worker, web_beside_node, role_users):
+def test_one_order_carries_its_correlation_id_through_web_worker_and_node(
+    node_worker,  # noqa: F811
+    web_beside_node,
+    role_users,
+):
     from monitoring.roles import Role
 
     wait_for(lambda: node_status().healthy, timeout=90, what="the node running")
@@ -52,8 +59,14 @@ def test_one_order_carries_its_correlation_id_through_web_worker_and_node(node_w
         nonlocal order_id
         response = httpx.post(
             f"{web_beside_node}/api/v1/orders/",
-            json={"account": "SIM-001", "instrument": "EUR/USD.SIM", "side": "BUY", "order_type": "MARKET",
-                  "quantity": "1000", "idempotency_key": f"{cid}-{uuid.uuid4().hex[:6]}"},
+            json={
+                "account": "SIM-001",
+                "instrument": "EUR/USD.SIM",
+                "side": "BUY",
+                "order_type": "MARKET",
+                "quantity": "1000",
+                "idempotency_key": f"{cid}-{uuid.uuid4().hex[:6]}",
+            },
             headers={"Authorization": f"Token {token}", "X-Correlation-ID": cid},
             timeout=30,
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from monitoring.roles import Role
@@ -33,8 +31,10 @@ def two_workers():
 
 
 def test_metrics_sum_counters_across_two_worker_processes(client, two_workers):
-    results = [metrics_probe.apply_async(kwargs={"label": "two-workers"}, queue=queue)
-               for queue in ["probe-a"] * 3 + ["probe-b"] * 2]
+    results = [
+        metrics_probe.apply_async(kwargs={"label": "two-workers"}, queue=queue)
+        for queue in ["probe-a"] * 3 + ["probe-b"] * 2
+    ]
     pids = [r.get(timeout=30) for r in results]
     assert set(pids) == {two_workers[0].pid, two_workers[1].pid}  # both real processes ran probes
     text = client.get("/metrics").content.decode()
@@ -48,8 +48,13 @@ def test_metrics_count_an_order_and_a_gate_rejection(client, role_users):
     make_reference_data()
     trader = role_users[Role.TRADER]
     before = client.get("/metrics").content.decode()
-    data = {"account": "SIM-001", "instrument": "EUR/USD.SIM", "side": "BUY", "order_type": "MARKET",
-            "quantity": "10000"}
+    data = {
+        "account": "SIM-001",
+        "instrument": "EUR/USD.SIM",
+        "side": "BUY",
+        "order_type": "MARKET",
+        "quantity": "10000",
+    }
     # No node runs, so the gate has no price for the instrument: it rejects (fails closed).
     order, _ = order_submit(request=order_request_check(data=data, user=trader), user=trader)
     assert order.status == "REJECTED", order.status_reason

@@ -38,11 +38,18 @@ def desk(tmp_path, smtp_server, role_users):
     """daphne and a default worker sharing one LOG_DIR, email going to the test SMTP server."""
     from tests.processes import ManagedProcess, child_env, start_celery_worker
 
-    env = child_env(LOG_DIR=str(tmp_path / "logs"), EMAIL_HOST=smtp_server.host, EMAIL_PORT=str(smtp_server.port),
-                    EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend")
+    env = child_env(
+        LOG_DIR=str(tmp_path / "logs"),
+        EMAIL_HOST=smtp_server.host,
+        EMAIL_PORT=str(smtp_server.port),
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+    )
     port = free_port()
-    web = ManagedProcess("daphne-monitoring", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                               "config.asgi:application"], env=env).start()
+    web = ManagedProcess(
+        "daphne-monitoring",
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        env=env,
+    ).start()
     wait_for_port(port, timeout=30)
     worker = start_celery_worker("monitoring-ui", "default", pool="threads", extra=["--concurrency", "3"], env=env)
     try:
@@ -129,8 +136,11 @@ def test_monitoring_and_alerts_scenario(desk, page, webhook_server, smtp_server,
     rules_evaluate()
     expect(page.locator("#toasts")).to_contain_text("Node queue backlog (browser) (node)")
     incident = Alert.objects.get(dedup_key=f"rule:{rule.pk}:node")
-    wait_for(lambda: AlertDelivery.objects.filter(alert=incident, status="sent").count() == 3, timeout=30,
-             what="three deliveries of the incident")
+    wait_for(
+        lambda: AlertDelivery.objects.filter(alert=incident, status="sent").count() == 3,
+        timeout=30,
+        what="three deliveries of the incident",
+    )
     assert len(webhook_server.received) == 2 and len(smtp_server.messages) == 2
     page.reload()
     incident_row = page.locator(f'tr[data-alert-id="{incident.pk}"]')
