@@ -6,7 +6,7 @@ so a price shows exactly what the book holds.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from django import template
 
@@ -89,17 +89,28 @@ def fixed(value, places=2):
 
 @register.filter
 def money(value, places=2):
-    return fixed(value, places)
+    """An amount of money to the cent (banker's rounding of the exact stored value).
+
+    Prices and quantities keep every digit (``fixed``); P&L, balances and totals
+    are read in cents, and ten decimals of a P&L figure only hide the number."""
+    d = _decimal(value)
+    if d is None:
+        return "—"
+    try:
+        places = max(0, int(places))
+    except (TypeError, ValueError):
+        places = 2
+    return format(d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN), ",f")
 
 
 @register.filter
 def signed(value, places=2):
-    """Like ``fixed`` with an explicit + for gains."""
+    """Money with an explicit + for gains."""
     d = _decimal(value)
     if d is None:
         return "—"
-    text = fixed(d, places)
-    return f"+{text}" if d > 0 else text
+    text = money(d, places)
+    return f"+{text}" if d > 0 and text.strip("0.,") else text
 
 
 @register.filter
