@@ -185,3 +185,73 @@ def test_order_management_scenario(node_worker, daphne_server, role_users, brows
         shot(page, "09-kill-switch-refusal")
     finally:
         context.close()
+
+
+def test_ticket_checks_as_you_type_and_a_double_click_places_one_order(daphne_server, role_users, browser):
+    """No node here: the gate in daphne has no price and refuses, which is enough to count orders."""
+    from tests.factories import make_reference_data
+    from trading.models import Order
+
+    make_reference_data()
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        log_in(page, daphne_server, "trader")
+        page.goto(f"{daphne_server}/execution/")
+        fill_ticket(page, quantity="1500")
+        expect(page.locator('[data-error-for="quantity"]')).to_contain_text("multiple of the lot size")
+        expect(page.locator("#id_quantity")).to_have_class("invalid")
+        expect(page.locator("#fact-sizes")).to_contain_text("1000 / 0.00001")
+        page.fill("#id_quantity", "abc")
+        expect(page.locator('[data-error-for="quantity"]')).to_contain_text("not a number")
+        page.select_option("#id_order_type", "LIMIT")
+        page.fill("#id_price", "1.000001")
+        expect(page.locator('[data-error-for="price"]')).to_contain_text("tick size")
+        page.select_option("#id_time_in_force", "GTD")
+        expect(page.locator("#id_expire_time")).to_be_visible()
+        shot(page, "10-ticket-field-errors")
+
+        page.select_option("#id_time_in_force", "GTC")
+        page.select_option("#id_order_type", "MARKET")
+        page.fill("#id_quantity", "1000")
+        expect(page.locator('[data-error-for="quantity"]')).to_be_empty()
+        page.dblclick("#ticket-submit")
+        expect(page.locator(f"{RESULT} [data-testid=result-status]")).to_have_text("Rejected by risk")
+        expect(page.locator(f"{RESULT} [data-testid=result-reason]")).to_contain_text("NO_PRICE")
+        assert Order.objects.count() == 1
+        shot(page, "11-double-click-one-order")
+
+        page.click("text=Log out")
+        log_in(page, daphne_server, "viewer")
+        page.goto(f"{daphne_server}/execution/")
+        expect(page.locator("#order-ticket")).to_have_count(0)
+        expect(page.locator("#order-history")).to_contain_text(Order.objects.get().client_order_id)
+    finally:
+        context.close()
+
+
+def test_signals_page_shows_routing_decisions_and_routes(daphne_server, role_users, browser):
+    from tests.execution.test_pages_and_export import _signal_rows
+    from tests.factories import make_reference_data
+
+    make_reference_data()
+    _signal_rows(role_users[Role.TRADER])
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        log_in(page, daphne_server, "viewer")
+        page.goto(f"{daphne_server}/execution/")
+        page.click("text=Signals →")
+        expect(page.locator("main h1")).to_have_text("Signals")
+        expect(page.locator("#signal-list")).to_contain_text("skipped: venue SIM disconnected")
+        expect(page.locator("#signal-list")).to_contain_text("O-SIG-1")
+        expect(page.locator("#signal-routes")).to_contain_text("Backup FX")
+        shot(page, "12-signals")
+        page.select_option("#id_status", "suppressed")
+        page.click("#signal-filters button[type=submit]")
+        expect(page.locator("#signal-list tbody tr")).to_have_count(1)
+        expect(page.locator("#signal-list")).to_contain_text("duplicate of signal 1")
+    finally:
+        context.close()
