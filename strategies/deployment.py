@@ -313,8 +313,14 @@ def strategy_deploy(*, strategy: Strategy, user, via: str | None = None) -> Stra
             state=StrategyDeployment.State.ACTIVE,
             requested_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        audit_record(actor=user, action="strategy.deploy", obj=current, changes=changes, via=via,
-                     message=f"v{version.number} to simulation on {account.name}")
+        audit_record(
+            actor=user,
+            action="strategy.deploy",
+            obj=current,
+            changes=changes,
+            via=via,
+            message=f"v{version.number} to simulation on {account.name}",
+        )
         _send_on_commit("deploy_strategy", _command_body(current, version, plan))
         publish_on_commit("strategies", "strategy_deployed", _payload(current))
     strategy.refresh_from_db()
@@ -349,15 +355,20 @@ def _stop_like(*, strategy: Strategy, user, via: str | None, action: str, flatte
         if flatten:
             changes["flatten"] = [False, True]
         audit_record(
-            actor=user, action=f"strategy.{action}", obj=current, changes=changes, via=via,
+            actor=user,
+            action=f"strategy.{action}",
+            obj=current,
+            changes=changes,
+            via=via,
             message="stop and flatten" if flatten else "",
         )
         body = _command_body(current, version, None)
         body["strategy_id"] = _node_id(current, version)
         body["flatten"] = flatten
         _send_on_commit(f"{action}_strategy", body)
-        publish_on_commit("strategies", f"strategy_{action}ped" if action == "stop" else "strategy_paused",
-                          _payload(current))
+        publish_on_commit(
+            "strategies", f"strategy_{action}ped" if action == "stop" else "strategy_paused", _payload(current)
+        )
     strategy.refresh_from_db()
     return current
 
@@ -366,7 +377,9 @@ def _node_id(strategy: Strategy, version: StrategyVersion | None) -> str:
     from strategies.translation import STRATEGY_CLASSES
 
     spec = version.spec if version is not None else {}
-    path = spec.get("strategy_path") if spec.get("type") == "custom" else STRATEGY_CLASSES.get(spec.get("type"), ("",))[0]
+    path = (
+        spec.get("strategy_path") if spec.get("type") == "custom" else STRATEGY_CLASSES.get(spec.get("type"), ("",))[0]
+    )
     return f"{str(path or '').rpartition(':')[2]}-{strategy.order_id_tag}"
 
 
@@ -389,8 +402,9 @@ def strategy_resume(*, strategy: Strategy, user, via: str | None = None) -> Stra
         before = current.status
         current.status = S.SIMULATION
         current.save(update_fields=["status", "updated_at"])
-        audit_record(actor=user, action="strategy.resume", obj=current, changes={"status": [before, current.status]},
-                     via=via)
+        audit_record(
+            actor=user, action="strategy.resume", obj=current, changes={"status": [before, current.status]}, via=via
+        )
         _send_on_commit("resume_strategy", _command_body(current, version, plan))
         publish_on_commit("strategies", "strategy_resumed", _payload(current))
     strategy.refresh_from_db()
@@ -445,7 +459,9 @@ def live_gate_checks(strategy: Strategy) -> list[GateCheck]:
         GateCheck(
             "backtest",
             backtest is not None,
-            f"backtest #{backtest.pk} of this exact spec succeeded" if backtest else f"no completed backtest of {short}",
+            f"backtest #{backtest.pk} of this exact spec succeeded"
+            if backtest
+            else f"no completed backtest of {short}",
         )
     )
     needed = live_min_simulation()
@@ -483,8 +499,9 @@ def strategy_live_request(*, strategy: Strategy, user, via: str | None = None) -
         if StrategyDeployment.objects.filter(
             strategy=current, target=StrategyDeployment.Target.LIVE, state=StrategyDeployment.State.PENDING_APPROVAL
         ).exists():
-            raise ConflictError(f"A live promotion of {current.name!r} is already waiting for approval.",
-                                code="live_pending")
+            raise ConflictError(
+                f"A live promotion of {current.name!r} is already waiting for approval.", code="live_pending"
+            )
         checks = live_gate_checks(current)
         failed = [c for c in checks if not c.ok]
         if failed:
@@ -499,8 +516,13 @@ def strategy_live_request(*, strategy: Strategy, user, via: str | None = None) -
             checks=[c.as_dict() for c in checks],
             requested_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        audit_record(actor=user, action="strategy.live_request", obj=current, via=via,
-                     changes={"live": [None, f"v{version.number} {version.spec_hash[:12]} pending approval"]})
+        audit_record(
+            actor=user,
+            action="strategy.live_request",
+            obj=current,
+            via=via,
+            changes={"live": [None, f"v{version.number} {version.spec_hash[:12]} pending approval"]},
+        )
         publish_on_commit("strategies", "strategy_live_requested", _payload(current))
     return deployment
 
@@ -516,19 +538,21 @@ def strategy_live_decide(
     if not has_role(user, Role.RISK_MANAGER):
         raise PermissionDenied("Only an Admin or a Risk Manager decides a live promotion.")
     with transaction.atomic():
-        current = StrategyDeployment.objects.select_for_update().select_related("strategy", "version").get(
-            pk=deployment.pk
+        current = (
+            StrategyDeployment.objects.select_for_update().select_related("strategy", "version").get(pk=deployment.pk)
         )
         if current.state != StrategyDeployment.State.PENDING_APPROVAL:
-            raise ConflictError(f"This promotion is already {current.get_state_display().lower()}.",
-                                code="live_decided")
+            raise ConflictError(
+                f"This promotion is already {current.get_state_display().lower()}.", code="live_decided"
+            )
         if current.requested_by_id is not None and current.requested_by_id == getattr(user, "pk", None):
             raise ConflictError("The requester cannot approve their own promotion (four eyes).", code="four_eyes")
         strategy = _locked(current.strategy)
         if approve:
             if strategy.current_version_id != current.version_id:
-                raise ConflictError("The strategy changed since the request; request the promotion again.",
-                                    code="live_stale")
+                raise ConflictError(
+                    "The strategy changed since the request; request the promotion again.", code="live_stale"
+                )
             failed = [c for c in live_gate_checks(strategy) if not c.ok]
             if failed:
                 raise ValidationError({f"live.{c.name}": [c.detail] for c in failed})
@@ -538,8 +562,14 @@ def strategy_live_decide(
         current.decided_at = timezone.now()
         current.reason = reason[:255]
         current.save(update_fields=["state", "decided_by", "decided_at", "reason"])
-        audit_record(actor=user, action="strategy.live_decide", obj=strategy, via=via, message=reason[:500],
-                     changes={"live": [before, current.state], "spec_hash": [None, current.spec_hash]})
+        audit_record(
+            actor=user,
+            action="strategy.live_decide",
+            obj=strategy,
+            via=via,
+            message=reason[:500],
+            changes={"live": [before, current.state], "spec_hash": [None, current.spec_hash]},
+        )
         publish_on_commit("strategies", "strategy_live_decided", _payload(strategy, approved=approve))
     return current
 
@@ -635,8 +665,13 @@ def strategy_import(*, raw: bytes, user, via: str | None = None) -> tuple[Strate
         return None, result
     account = Account.objects.get(name=spec["account"])
     strategy = strategy_create(
-        name=spec["name"], strategy_type=spec["type"], spec=spec, account=account, user=user,
-        note="Imported from a spec file", via=via,
+        name=spec["name"],
+        strategy_type=spec["type"],
+        spec=spec,
+        account=account,
+        user=user,
+        note="Imported from a spec file",
+        via=via,
     )
     strategy_validate(strategy=strategy, user=user, via=via)
     return strategy, result
@@ -686,7 +721,9 @@ def strategies_bulk(*, action: str, strategy_ids: list[int], user, via: str | No
             ok = False
             message = "; ".join(
                 f"{field}: {m}" if field != "__all__" else m
-                for field, messages in (exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}).items()
+                for field, messages in (
+                    exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+                ).items()
                 for m in messages
             )
         except ConflictError as exc:

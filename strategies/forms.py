@@ -33,19 +33,29 @@ class StrategyForm(forms.Form):
     strategy_type = forms.ChoiceField(choices=StrategyType.choices, label="Type")
     instruments = forms.MultipleChoiceField(choices=(), help_text="Nautilus instrument ids; built-in types trade one.")
     account = forms.ChoiceField(choices=())
-    bar_spec = forms.CharField(initial="1-MINUTE-MID", max_length=32, label="Bars",
-                               help_text='STEP-UNIT-PRICE, e.g. 1-MINUTE-MID, or "tick"')
-    risk_budget = forms.CharField(label="Risk Limit ($)", max_length=32,
-                                  help_text="Loss budget in the account's currency; exhausted, the strategy flattens.")
+    bar_spec = forms.CharField(
+        initial="1-MINUTE-MID", max_length=32, label="Bars", help_text='STEP-UNIT-PRICE, e.g. 1-MINUTE-MID, or "tick"'
+    )
+    risk_budget = forms.CharField(
+        label="Risk Limit ($)",
+        max_length=32,
+        help_text="Loss budget in the account's currency; exhausted, the strategy flattens.",
+    )
     max_position = forms.CharField(label="Max position", max_length=32, help_text="In instrument units.")
     allocation = forms.CharField(label="Allocation", max_length=32, help_text="Capital in the account's currency.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    strategy_path = forms.CharField(required=False, max_length=255, label="Strategy class",
-                                    help_text="package.module:Class (custom only)")
-    config_path = forms.CharField(required=False, max_length=255, label="Config class",
-                                  help_text="package.module:ConfigClass (custom only)")
-    config = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Config (JSON)",
-                             help_text="The Nautilus config as JSON primitives (custom only)")
+    strategy_path = forms.CharField(
+        required=False, max_length=255, label="Strategy class", help_text="package.module:Class (custom only)"
+    )
+    config_path = forms.CharField(
+        required=False, max_length=255, label="Config class", help_text="package.module:ConfigClass (custom only)"
+    )
+    config = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Config (JSON)",
+        help_text="The Nautilus config as JSON primitives (custom only)",
+    )
     note = forms.CharField(required=False, max_length=255, help_text="Why this version.")
 
     def __init__(self, *args, **kwargs):
@@ -53,12 +63,16 @@ class StrategyForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["instruments"].choices = [
-            (i, i) for i in Instrument.objects.filter(tradable=True).order_by("instrument_id").values_list(
-                "instrument_id", flat=True)
+            (i, i)
+            for i in Instrument.objects.filter(tradable=True)
+            .order_by("instrument_id")
+            .values_list("instrument_id", flat=True)
         ]
         self.fields["account"].choices = [
-            (a, a) for a in Account.objects.exclude(status=Account.Status.DISABLED).order_by("name").values_list(
-                "name", flat=True)
+            (a, a)
+            for a in Account.objects.exclude(status=Account.Status.DISABLED)
+            .order_by("name")
+            .values_list("name", flat=True)
         ]
         for spec_type, params in PARAMETERS.items():
             for param in params:
@@ -68,8 +82,12 @@ class StrategyForm(forms.Form):
                     label=param.name.replace("_", " ").capitalize(),
                     help_text=f"{param.description} ({param.range_text().removeprefix('must be ')}"
                     f"{'' if param.required else '; optional'})",
-                    widget=forms.TextInput(attrs={"data-param-type": spec_type,
-                                                  "placeholder": "" if param.default is None else str(param.default)}),
+                    widget=forms.TextInput(
+                        attrs={
+                            "data-param-type": spec_type,
+                            "placeholder": "" if param.default is None else str(param.default),
+                        }
+                    ),
                 )
 
     def param_groups(self) -> list[dict[str, Any]]:
@@ -167,9 +185,15 @@ class StrategyForm(forms.Form):
         if head == "type":
             return "strategy_type"
         return {
-            "name": "name", "instruments": "instruments", "account": "account", "bar_spec": "bar_spec",
-            "allocation": "allocation", "description": "description", "strategy_path": "strategy_path",
-            "config_path": "config_path", "config": "config",
+            "name": "name",
+            "instruments": "instruments",
+            "account": "account",
+            "bar_spec": "bar_spec",
+            "allocation": "allocation",
+            "description": "description",
+            "strategy_path": "strategy_path",
+            "config_path": "config_path",
+            "config": "config",
         }.get(head)
 
 
@@ -201,7 +225,10 @@ class BacktestForm(forms.Form):
             "starting_balance": d["starting_balance"],
             "fee_model": d["fee_model"],
             "fee_per_fill": d.get("fee_per_fill"),
-            "fill_model": {"prob_fill_on_limit": str(d["prob_fill_on_limit"]), "prob_slippage": str(d["prob_slippage"])},
+            "fill_model": {
+                "prob_fill_on_limit": str(d["prob_fill_on_limit"]),
+                "prob_slippage": str(d["prob_slippage"]),
+            },
             "seed": d["seed"],
         }
 

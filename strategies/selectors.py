@@ -31,7 +31,9 @@ def strategy_list(
 class LiveMetrics:
     """One strategy's book: P&L per currency (realised + unrealised), open positions, working orders."""
 
-    pnl: list[tuple[str, Decimal, Decimal, Decimal]] = field(default_factory=list)  # currency, realised, unrealised, total
+    pnl: list[tuple[str, Decimal, Decimal, Decimal]] = field(
+        default_factory=list
+    )  # currency, realised, unrealised, total
     open_positions: int = 0
     working_orders: int = 0
     orders_today: int = 0

@@ -125,8 +125,9 @@ class StrategyImportView(StrategyListView):
         form = ImportForm(request.POST, request.FILES)
         problems: list[str] = []
         if form.is_valid():
-            strategy, result = deployment.strategy_import(raw=form.cleaned_data["file"].read(), user=request.user,
-                                                          via="web")
+            strategy, result = deployment.strategy_import(
+                raw=form.cleaned_data["file"].read(), user=request.user, via="web"
+            )
             if strategy is not None:
                 messages.success(request, f"Imported {strategy.name} (v1, {strategy.get_status_display().lower()}).")
                 return HttpResponseRedirect(reverse("strategy-detail", args=[strategy.pk]))
@@ -161,8 +162,9 @@ class StrategyFormView(SectionPage, TemplateView):
         if strategy is not None and strategy.current_version:
             form = StrategyForm(initial=StrategyForm.initial_from_spec(strategy.current_version.spec, strategy))
         else:
-            form = StrategyForm(initial={"strategy_type": "mean_reversion", "account": "SIM-001",
-                                         "bar_spec": "1-MINUTE-MID"})
+            form = StrategyForm(
+                initial={"strategy_type": "mean_reversion", "account": "SIM-001", "bar_spec": "1-MINUTE-MID"}
+            )
         return self.render_to_response(self.get_context_data(form=form, strategy=strategy))
 
     def post(self, request, *args, **kwargs):
@@ -193,8 +195,13 @@ class StrategyFormView(SectionPage, TemplateView):
         try:
             if strategy is None:
                 strategy = strategy_create(
-                    name=spec["name"], strategy_type=spec["type"], spec=spec, account=account, user=request.user,
-                    note=form.cleaned_data.get("note") or "Created", via="web",
+                    name=spec["name"],
+                    strategy_type=spec["type"],
+                    spec=spec,
+                    account=account,
+                    user=request.user,
+                    note=form.cleaned_data.get("note") or "Created",
+                    via="web",
                 )
                 messages.success(request, f"Created {strategy.name} (v1). Validate it, then deploy it to simulation.")
             else:
@@ -202,8 +209,13 @@ class StrategyFormView(SectionPage, TemplateView):
                     raise ValidationError({"strategy_type": "The type of an existing strategy cannot change."})
                 before = strategy.current_version_id
                 strategy = strategy_update(
-                    strategy=strategy, user=request.user, name=spec["name"], account=account, spec=spec,
-                    note=form.cleaned_data.get("note") or "", via="web",
+                    strategy=strategy,
+                    user=request.user,
+                    name=spec["name"],
+                    account=account,
+                    spec=spec,
+                    note=form.cleaned_data.get("note") or "",
+                    via="web",
                 )
                 if strategy.current_version_id == before:
                     messages.info(request, "Nothing changed; no new version.")
@@ -217,8 +229,7 @@ class StrategyFormView(SectionPage, TemplateView):
             return self.render_to_response(self.get_context_data(form=form, strategy=strategy), status=400)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
-            return self.render_to_response(self.get_context_data(form=form, strategy=strategy),
-                                           status=exc.status_code)
+            return self.render_to_response(self.get_context_data(form=form, strategy=strategy), status=exc.status_code)
         return HttpResponseRedirect(reverse("strategy-detail", args=[strategy.pk]))
 
     def get_context_data(self, **kwargs):
@@ -250,8 +261,11 @@ class StrategyDetailView(SectionPage, TemplateView):
         if a and b:
             by_number = {str(v.number): v for v in versions}
             if a in by_number and b in by_number:
-                diff = {"a": by_number[a], "b": by_number[b],
-                        "rows": deployment.spec_diff(by_number[a].spec, by_number[b].spec)}
+                diff = {
+                    "a": by_number[a],
+                    "b": by_number[b],
+                    "rows": deployment.spec_diff(by_number[a].spec, by_number[b].spec),
+                }
         metrics = selectors.strategy_live_metrics([strategy.pk])[strategy.pk]
         deployments = list(selectors.strategy_deployments(strategy))
         active = next((d for d in deployments if d.target == "simulation" and d.state == "active"), None)
@@ -290,8 +304,15 @@ def _backtest_defaults(strategy: Strategy) -> dict[str, Any]:
     end = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     balance = format(strategy.account.starting_balance.normalize(), "f") if strategy.account else "1000000"
     version = strategy.current_version.number if strategy.current_version else None
-    return {"version": version, "start": (end - timedelta(days=3)).date(), "end": end.date(),
-            "starting_balance": balance, "seed": 0, "prob_fill_on_limit": 1, "prob_slippage": 0}
+    return {
+        "version": version,
+        "start": (end - timedelta(days=3)).date(),
+        "end": end.date(),
+        "starting_balance": balance,
+        "seed": 0,
+        "prob_fill_on_limit": 1,
+        "prob_slippage": 0,
+    }
 
 
 def _backtest_form(strategy: Strategy) -> BacktestForm:
@@ -331,8 +352,9 @@ class StrategyActionView(StrategyDetailView):
             if action == "validate":
                 result = deployment.strategy_validate(strategy=strategy, user=user, via="web")
                 strategy = _strategy_or_404(strategy.pk)
-                return self.render_to_response(self.get_context_data(pk=strategy.pk, strategy=strategy,
-                                                                     validation=result))
+                return self.render_to_response(
+                    self.get_context_data(pk=strategy.pk, strategy=strategy, validation=result)
+                )
             if action == "live-checks":
                 extra["gate_checks"] = deployment.live_gate_checks(strategy)
                 return self.render_to_response(self.get_context_data(pk=strategy.pk, strategy=strategy, **extra))
@@ -395,8 +417,9 @@ class LiveDecisionView(StrategyActionView):
         pending = get_object_or_404(StrategyDeployment, pk=kwargs["deployment"])
         approve = request.POST.get("decision") == "approve"
         try:
-            deployment.strategy_live_decide(deployment=pending, user=request.user, approve=approve,
-                                            reason=request.POST.get("reason", ""), via="web")
+            deployment.strategy_live_decide(
+                deployment=pending, user=request.user, approve=approve, reason=request.POST.get("reason", ""), via="web"
+            )
         except ValidationError as exc:
             return self._refused(pending.strategy, _error_lines(exc), 400, "live-decide")
         except ApplicationError as exc:
@@ -404,7 +427,8 @@ class LiveDecisionView(StrategyActionView):
         messages.success(
             request,
             "Live promotion approved. This desk has no live venue: the strategy keeps running in simulation."
-            if approve else "Live promotion rejected.",
+            if approve
+            else "Live promotion rejected.",
         )
         return HttpResponseRedirect(reverse("strategy-detail", args=[pending.strategy_id]))
 
@@ -417,8 +441,9 @@ class StrategyExportView(SectionPage, TemplateView):
         number = request.GET.get("version")
         version = strategy.current_version
         if number:
-            version = StrategyVersion.objects.filter(strategy=strategy, number=number).first() if number.isdigit() \
-                else None
+            version = (
+                StrategyVersion.objects.filter(strategy=strategy, number=number).first() if number.isdigit() else None
+            )
             if version is None:
                 raise Http404("No such version.")
         if version is None:
@@ -469,8 +494,13 @@ class OptimisationCreateView(BacktestCreateView):
         version = strategy.versions.get(number=d["version"])
         try:
             run = optimisation_create(
-                version=version, method=d["method"], space=d["space"], objective=d["objective"],
-                samples=d.get("samples"), user=request.user, via="web",
+                version=version,
+                method=d["method"],
+                space=d["space"],
+                objective=d["objective"],
+                samples=d.get("samples"),
+                user=request.user,
+                via="web",
                 **{k: v for k, v in form.settings().items()},
             )
         except ValidationError as exc:
@@ -490,8 +520,12 @@ class BacktestDetailView(SectionPage, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         backtest = get_object_or_404(Backtest.objects.select_related("strategy_version__strategy"), pk=kwargs["pk"])
-        ctx.update(backtest=backtest, strategy=backtest.strategy_version.strategy,
-                   trades=backtest.trades.all()[:200], can_trade=has_role(self.request.user, Role.TRADER))
+        ctx.update(
+            backtest=backtest,
+            strategy=backtest.strategy_version.strategy,
+            trades=backtest.trades.all()[:200],
+            can_trade=has_role(self.request.user, Role.TRADER),
+        )
         return ctx
 
     def post(self, request, *args, **kwargs):
@@ -520,8 +554,9 @@ class BacktestCompareView(SectionPage, TemplateView):
         strategy = _strategy_or_404(kwargs["pk"])
         raw = self.request.GET.getlist("ids")
         ids = [int(v) for v in raw if v.isdigit()]
-        runs = list(Backtest.objects.filter(pk__in=ids, strategy_version__strategy=strategy)
-                    .select_related("strategy_version"))
+        runs = list(
+            Backtest.objects.filter(pk__in=ids, strategy_version__strategy=strategy).select_related("strategy_version")
+        )
         runs.sort(key=lambda b: ids.index(b.pk))
         error = "" if len(runs) >= 2 and len(runs) == len(raw) else "Pick at least two backtests of this strategy."
         ctx.update(strategy=strategy, comparison=backtest_compare(runs) if not error else None, compare_error=error)
@@ -554,9 +589,16 @@ class OptimisationDetailView(SectionPage, TemplateView):
         trials = optimisation_results(run=run, order_by=order_by, descending=descending)
         for trial in trials:
             trial.parameters_json = json.dumps(trial.parameters, sort_keys=True)
-        ctx.update(run=run, strategy=run.strategy_version.strategy, trials=trials, metrics=METRICS,
-                   order_by=order_by, descending=descending, can_trade=has_role(self.request.user, Role.TRADER),
-                   param_names=sorted({k for t in trials for k in t.parameters}))
+        ctx.update(
+            run=run,
+            strategy=run.strategy_version.strategy,
+            trials=trials,
+            metrics=METRICS,
+            order_by=order_by,
+            descending=descending,
+            can_trade=has_role(self.request.user, Role.TRADER),
+            param_names=sorted({k for t in trials for k in t.parameters}),
+        )
         return ctx
 
     def post(self, request, *args, **kwargs):

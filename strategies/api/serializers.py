@@ -98,9 +98,30 @@ class BacktestOutput(serializers.ModelSerializer):
 
         model = Backtest
         fields = [
-            "id", "strategy", "version", "optimisation", "parameters", "start", "end", "venue", "starting_balance",
-            "currency", "fee_model", "fee_per_fill", "fill_model", "seed", "status", "progress", "cancel_requested",
-            "data_source", "bars", "statistics", "error", "created_at", "started_at", "finished_at",
+            "id",
+            "strategy",
+            "version",
+            "optimisation",
+            "parameters",
+            "start",
+            "end",
+            "venue",
+            "starting_balance",
+            "currency",
+            "fee_model",
+            "fee_per_fill",
+            "fill_model",
+            "seed",
+            "status",
+            "progress",
+            "cancel_requested",
+            "data_source",
+            "bars",
+            "statistics",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
 
 
@@ -119,8 +140,23 @@ class OptimisationOutput(serializers.ModelSerializer):
         from strategies.models import OptimisationRun
 
         model = OptimisationRun
-        fields = ["id", "strategy", "version", "method", "space", "objective", "samples", "seed", "status",
-                  "total", "completed", "percent", "error", "created_at", "finished_at"]
+        fields = [
+            "id",
+            "strategy",
+            "version",
+            "method",
+            "space",
+            "objective",
+            "samples",
+            "seed",
+            "status",
+            "total",
+            "completed",
+            "percent",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
 
 
 class DeploymentOutput(serializers.ModelSerializer):

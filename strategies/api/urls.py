@@ -21,7 +21,9 @@ urlpatterns = [
         for action in ("deploy", "pause", "resume", "stop")
     ],
     path("strategies/<int:pk>/backtests/", views.BacktestListApi.as_view(), name="api-strategy-backtests"),
-    path("strategies/<int:pk>/optimisations/", views.OptimisationCreateApi.as_view(), name="api-strategy-optimisations"),
+    path(
+        "strategies/<int:pk>/optimisations/", views.OptimisationCreateApi.as_view(), name="api-strategy-optimisations"
+    ),
     path("backtests/<int:pk>/", views.BacktestDetailApi.as_view(), name="api-backtest"),
     path("backtests/<int:pk>/cancel/", views.BacktestCancelApi.as_view(), name="api-backtest-cancel"),
     path("optimisations/<int:pk>/", views.OptimisationDetailApi.as_view(), name="api-optimisation"),

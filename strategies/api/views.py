@@ -6,16 +6,15 @@ Validation, backtests and deployment slot in as ``strategies/<id>/validate/``,
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
 from config.api import DeskPagination, validated
 from monitoring.roles import Role
-from strategies.api import filters
-from django.core.exceptions import ValidationError
-
 from strategies import deployment
+from strategies.api import filters
 from strategies.api.serializers import (
     BacktestCreateInput,
     BacktestDetailOutput,
@@ -23,12 +22,12 @@ from strategies.api.serializers import (
     OptimisationCreateInput,
     OptimisationOutput,
     PromoteInput,
-    TransitionInput,
-    ValidationOutput,
     StrategyCreateInput,
     StrategyOutput,
     StrategyUpdateInput,
     StrategyVersionOutput,
+    TransitionInput,
+    ValidationOutput,
 )
 from strategies.models import Backtest, OptimisationRun, Strategy, StrategyVersion
 from strategies.services import strategy_create, strategy_delete, strategy_update
@@ -256,7 +255,8 @@ class OptimisationDetailApi(generics.RetrieveAPIView):
 
         run = self.get_object()
         trials = optimisation_results(
-            run=run, order_by=request.query_params.get("order_by"),
+            run=run,
+            order_by=request.query_params.get("order_by"),
             descending=request.query_params.get("dir", "desc") != "asc",
         )
         return Response({**OptimisationOutput(run).data, "trials": BacktestOutput(trials, many=True).data})
@@ -267,8 +267,9 @@ class OptimisationPromoteApi(generics.GenericAPIView):
     serializer_class = StrategyOutput
     queryset = OptimisationRun.objects.select_related("strategy_version__strategy")
 
-    @extend_schema(summary="Promote a trial's parameters to a new version", request=PromoteInput,
-                   responses={200: StrategyOutput})
+    @extend_schema(
+        summary="Promote a trial's parameters to a new version", request=PromoteInput, responses={200: StrategyOutput}
+    )
     def post(self, request, pk: int):
         from strategies.optimisation import optimisation_promote
 

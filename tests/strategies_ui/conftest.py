@@ -60,7 +60,10 @@ def make_strategy(user, spec: dict):
 
     fund_accounts()
     return strategy_create(
-        name=spec["name"], strategy_type=spec["type"], spec=spec, user=user,
+        name=spec["name"],
+        strategy_type=spec["type"],
+        spec=spec,
+        user=user,
         account=Account.objects.filter(name=spec.get("account")).first(),
     )
 

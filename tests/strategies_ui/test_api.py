@@ -30,7 +30,9 @@ def test_validate_returns_every_problem_and_the_status(api, role_users):
     bad = make_strategy(role_users[Role.TRADER], seed_spec("Bad", parameters={"bb_period": 0}, allocation="5000000"))
     body = api(Role.TRADER).post(f"/api/v1/strategies/{bad.pk}/validate/").json()
     paths = {p["path"] for p in body["problems"]}
-    assert not body["ok"] and {"parameters.bb_period", "parameters.bb_std", "parameters.trade_size", "allocation"} <= paths
+    assert (
+        not body["ok"] and {"parameters.bb_period", "parameters.bb_std", "parameters.trade_size", "allocation"} <= paths
+    )
 
 
 def test_deploy_of_an_invalid_strategy_is_a_400_naming_each_field_and_nothing_changes(api, role_users):
@@ -62,7 +64,7 @@ def test_deploy_records_the_version_and_queues_the_node_command(api, role_users,
     assert response.status_code == 200 and response.json()["status"] == "simulation"
     deployment = StrategyDeployment.objects.get(strategy=strategy)
     assert deployment.spec_hash == strategy.current_version.spec_hash
-    (_, fields), = redis_client().xrange(commands_stream())
+    ((_, fields),) = redis_client().xrange(commands_stream())
     assert fields[b"type"] == b"deploy_strategy" and b'"order_id_tag":"S' in fields[b"body"]
     assert b"-INTERNAL" in fields[b"body"] and b'"close_positions_on_stop":false' in fields[b"body"]
     # Deleting while it runs is refused.
@@ -77,11 +79,15 @@ def test_deploy_records_the_version_and_queues_the_node_command(api, role_users,
 def test_backtest_requests_are_validated_and_listed(api, role_users):
     strategy = make_strategy(role_users[Role.TRADER], seed_spec())
     url = f"/api/v1/strategies/{strategy.pk}/backtests/"
-    response = api(Role.TRADER).post(url, {"start": "2024-01-02T00:00:00Z", "end": "2024-01-01T00:00:00Z",
-                                           "fee_model": "nope", "version": 7}, format="json")
+    response = api(Role.TRADER).post(
+        url,
+        {"start": "2024-01-02T00:00:00Z", "end": "2024-01-01T00:00:00Z", "fee_model": "nope", "version": 7},
+        format="json",
+    )
     assert response.status_code == 400 and "version" in response.json()
-    response = api(Role.TRADER).post(url, {"start": "2024-01-02T00:00:00Z", "end": "2024-01-01T00:00:00Z",
-                                           "fee_model": "nope"}, format="json")
+    response = api(Role.TRADER).post(
+        url, {"start": "2024-01-02T00:00:00Z", "end": "2024-01-01T00:00:00Z", "fee_model": "nope"}, format="json"
+    )
     assert response.status_code == 400 and {"end", "fee_model"} <= set(response.json())
     assert api(Role.VIEWER).get(url).json()["count"] == 0
 

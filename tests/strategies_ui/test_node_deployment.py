@@ -27,8 +27,9 @@ def test_deployed_strategies_trade_through_the_gate_and_stop_without_disturbing_
     # Over this limit a strategy's order must be refused by the desk gate inside the node.
     risk_limit_create(user=None, name="Max order 1500", kind="max_order_quantity", value="1500")
     within = make_strategy(trader, fast_spec("Within the limit"))
-    over = make_strategy(trader, fast_spec("Over the limit", parameters={"bb_period": 2, "bb_std": "0.1",
-                                                                       "trade_size": "2000"}))
+    over = make_strategy(
+        trader, fast_spec("Over the limit", parameters={"bb_period": 2, "bb_std": "0.1", "trade_size": "2000"})
+    )
     node_pid = node_status().pid
 
     deployment = strategy_deploy(strategy=within, user=trader)
@@ -58,15 +59,21 @@ def test_deployed_strategies_trade_through_the_gate_and_stop_without_disturbing_
     strategy_stop(strategy=over, user=trader)
 
     # Stop and flatten: off the node and, once the closing order fills, flat in the book.
-    wait_for(lambda: Position.objects.filter(strategy=within).exclude(quantity=0).exists(), timeout=60,
-             what="an open position of the strategy in the book")
+    wait_for(
+        lambda: Position.objects.filter(strategy=within).exclude(quantity=0).exists(),
+        timeout=60,
+        what="an open position of the strategy in the book",
+    )
     strategy_stop(strategy=within, user=trader, flatten=True)
     wait_for(lambda: node_state(within).get("state") == "ABSENT", timeout=30, what="the strategy off the node")
 
     def flat():
-        return not Position.objects.filter(strategy=within).exclude(quantity=0).exists() and not _orders(
-            within, status__in=("PENDING", "RISK_CHECK", "APPROVED", "SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED")
-        ).exists()
+        return (
+            not Position.objects.filter(strategy=within).exclude(quantity=0).exists()
+            and not _orders(
+                within, status__in=("PENDING", "RISK_CHECK", "APPROVED", "SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED")
+            ).exists()
+        )
 
     wait_for(flat, timeout=60, what="the strategy flat in the book")
     within.refresh_from_db()

@@ -42,8 +42,14 @@ def client_for(client, role_users):
 
 def test_create_form_offers_the_parameters_of_every_type(client_for):
     html = client_for(Role.TRADER).get("/strategies/new/").content.decode()
-    for field in ("mean_reversion__bb_period", "ema_cross__fast_ema_period", "breakout__lookback_bars",
-                  "market_maker__spread_bps", 'name="strategy_path"', "Risk Limit ($)"):
+    for field in (
+        "mean_reversion__bb_period",
+        "ema_cross__fast_ema_period",
+        "breakout__lookback_bars",
+        "market_maker__spread_bps",
+        'name="strategy_path"',
+        "Risk Limit ($)",
+    ):
         assert field in html
 
 
@@ -58,8 +64,14 @@ def test_creates_the_seed_strategy_from_the_form_with_a_first_version(client_for
 
 
 def test_validate_button_lists_every_problem_and_saves_nothing(client_for):
-    bad = {**SEED_FORM, "mean_reversion__bb_period": "1", "mean_reversion__bb_std": "two", "max_position": "-5",
-           "instruments": ["EUR/USD.SIM", "GBP/USD.SIM"], "action": "validate"}
+    bad = {
+        **SEED_FORM,
+        "mean_reversion__bb_period": "1",
+        "mean_reversion__bb_std": "two",
+        "max_position": "-5",
+        "instruments": ["EUR/USD.SIM", "GBP/USD.SIM"],
+        "action": "validate",
+    }
     response = client_for(Role.TRADER).post("/strategies/new/", bad)
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="validation-problems"' in html
@@ -187,8 +199,12 @@ def test_bulk_operations_report_each_strategy(client_for, role_users):
 def test_viewer_reads_every_page_but_cannot_change_anything(client_for, role_users):
     strategy = make_strategy(role_users[Role.TRADER], seed_spec())
     viewer = client_for(Role.VIEWER)
-    for url in ("/strategies/", f"/strategies/{strategy.pk}/", f"/strategies/{strategy.pk}/export/",
-                f"/strategies/{strategy.pk}/?fragment=live"):
+    for url in (
+        "/strategies/",
+        f"/strategies/{strategy.pk}/",
+        f"/strategies/{strategy.pk}/export/",
+        f"/strategies/{strategy.pk}/?fragment=live",
+    ):
         assert viewer.get(url).status_code == 200, url
     html = viewer.get(f"/strategies/{strategy.pk}/").content.decode()
     assert "action-deploy" not in html and "edit-strategy" not in html
@@ -225,13 +241,21 @@ def test_live_promotion_needs_every_check_and_another_risk_manager(client_for, r
 
     # A completed backtest of this exact spec and a long enough simulation satisfy the gate.
     version = strategy.current_version
-    Backtest.objects.create(strategy_version=version, start=timezone.now() - timezone.timedelta(days=2),
-                            end=timezone.now(), venue="SIM", starting_balance=1000000, currency="USD",
-                            status="succeeded", finished_at=timezone.now())
+    Backtest.objects.create(
+        strategy_version=version,
+        start=timezone.now() - timezone.timedelta(days=2),
+        end=timezone.now(),
+        venue="SIM",
+        starting_balance=1000000,
+        currency="USD",
+        status="succeeded",
+        finished_at=timezone.now(),
+    )
     settings.STRATEGY_LIVE_MIN_SIMULATION_SECONDS = 0
     Strategy.objects.filter(pk=strategy.pk).update(status="simulation")
-    StrategyDeployment.objects.create(strategy=strategy, version=version, spec_hash=version.spec_hash,
-                                      target="simulation", state="active")
+    StrategyDeployment.objects.create(
+        strategy=strategy, version=version, spec_hash=version.spec_hash, target="simulation", state="active"
+    )
     assert client.post(f"/strategies/{strategy.pk}/live-request/").status_code == 302
     pending = StrategyDeployment.objects.get(target="live")
     assert pending.state == "pending_approval" and pending.spec_hash == version.spec_hash
