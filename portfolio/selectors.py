@@ -310,8 +310,9 @@ def _var_by_account(account_ids: set[int]) -> tuple[dict[int, dict[str, tuple[De
 
 def _live_sorted_ids(qs: QuerySet[Position], *, key: str, descending: bool, marks: Marks) -> list[int]:
     """Ids of every filtered position ordered by a value that needs the live mark."""
-    rows = qs.values_list("id", "quantity", "avg_price", "mark_price", "instrument__instrument_id",
-                          "instrument__multiplier")
+    rows = qs.values_list(
+        "id", "quantity", "avg_price", "mark_price", "instrument__instrument_id", "instrument__multiplier"
+    )
     keyed = []
     for pk, qty, avg, stored, iid, mult in rows.iterator(chunk_size=5000):
         mark, _ = marks.mark(iid, stored)
@@ -330,15 +331,33 @@ def _live_sorted_ids(qs: QuerySet[Position], *, key: str, descending: bool, mark
 
 
 _ROW_FIELDS = (
-    "id", "account_id", "account__name", "instrument__instrument_id", "instrument__quote_currency",
-    "instrument__multiplier", "instrument__tick_size", "instrument__lot_size", "instrument__sector__name",
-    "strategy_id", "strategy__name", "quantity", "avg_price", "mark_price", "realized_pnl", "opened_at",
+    "id",
+    "account_id",
+    "account__name",
+    "instrument__instrument_id",
+    "instrument__quote_currency",
+    "instrument__multiplier",
+    "instrument__tick_size",
+    "instrument__lot_size",
+    "instrument__sector__name",
+    "strategy_id",
+    "strategy__name",
+    "quantity",
+    "avg_price",
+    "mark_price",
+    "realized_pnl",
+    "opened_at",
 )
 
 
 def position_page(
-    *, account_id: int | None = None, sort: str = "instrument", descending: bool = False, page: int = 1,
-    per_page: int = POSITIONS_PER_PAGE, marks: Marks | None = None,
+    *,
+    account_id: int | None = None,
+    sort: str = "instrument",
+    descending: bool = False,
+    page: int = 1,
+    per_page: int = POSITIONS_PER_PAGE,
+    marks: Marks | None = None,
 ) -> PositionPage:
     """One page of open positions with live marks, % of equity and VaR contribution, and the totals.
 
@@ -364,8 +383,24 @@ def position_page(
     var, var_at = _var_by_account(account_ids)
     precision: dict[Decimal, int] = {}
     rows = []
-    for (pk, account_id_, account, iid, ccy, mult, tick, lot, sector, strategy_id, strategy, qty, avg, stored,
-         realized, opened_at) in values:
+    for (
+        pk,
+        account_id_,
+        account,
+        iid,
+        ccy,
+        mult,
+        tick,
+        lot,
+        sector,
+        strategy_id,
+        strategy,
+        qty,
+        avg,
+        stored,
+        realized,
+        opened_at,
+    ) in values:
         mark, live = marks.mark(iid, stored)
         unrealized = notional = pct = var_95 = None
         if mark is not None:
@@ -386,13 +421,39 @@ def position_page(
                 precision[step] = max(0, -step.normalize().as_tuple().exponent)
         rows.append(
             PositionRow(
-                pk, account_id_, account, iid, ccy, mult, precision[tick], precision[lot], sector, strategy_id,
-                strategy, qty, avg, realized, opened_at, mark, live, unrealized, notional, pct, var_95,
+                pk,
+                account_id_,
+                account,
+                iid,
+                ccy,
+                mult,
+                precision[tick],
+                precision[lot],
+                sector,
+                strategy_id,
+                strategy,
+                qty,
+                avg,
+                realized,
+                opened_at,
+                mark,
+                live,
+                unrealized,
+                notional,
+                pct,
+                var_95,
             )
         )
     return PositionPage(
-        rows=rows, totals=totals, count=count, number=number, num_pages=num_pages, per_page=per_page,
-        sort=sort, descending=descending, var_at=var_at,
+        rows=rows,
+        totals=totals,
+        count=count,
+        number=number,
+        num_pages=num_pages,
+        per_page=per_page,
+        sort=sort,
+        descending=descending,
+        var_at=var_at,
     )
 
 

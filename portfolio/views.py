@@ -67,6 +67,7 @@ def _position_cells(r: selectors.PositionRow) -> dict[str, str]:
         "avg_price": safe(fixed(r.avg_price, r.price_precision)),
         "mark": safe(fixed(r.mark, r.price_precision)),
         "mark_class": safe("" if r.mark_live else "dim"),
+        "mark_live": safe("1" if r.mark_live else "0"),
         "notional": safe(money(r.notional)),
         "currency": escape(r.quote_currency),
         "unrealized": safe(signed(r.unrealized)),
@@ -87,7 +88,7 @@ class PortfolioView(SectionPage, TemplateView):
 
     template_name = "portfolio/portfolio.html"
     required_role = Role.VIEWER
-    fragments = ("overview", "positions", "sync", "history")
+    fragments = ("overview", "positions", "sync", "balances", "history")
 
     def get(self, request, *args, **kwargs):
         self.errors: dict[str, str] = {}
@@ -123,8 +124,8 @@ class PortfolioView(SectionPage, TemplateView):
             ctx.update(self._positions_context())
         if fragment in (None, "sync"):
             ctx.update(self._sync_context())
-        if fragment is None:
-            ctx["balances"] = selectors.cash_balance_list()
+        if fragment in (None, "balances"):
+            ctx["balances"] = list(selectors.cash_balance_list())
         if fragment == "history":
             ctx.update(self._history_context())
         return ctx
@@ -209,7 +210,6 @@ class PortfolioView(SectionPage, TemplateView):
         chart = {"kind": kind, "series": perf["series"], "drawdown": perf["drawdown"]}
         return {"perf": perf, "history_kind": kind, "chart": chart}
 
-
     @staticmethod
     def _history_start(kind: str) -> datetime:
         # Intraday snapshots come every minute: two days are ~2,900 points, plenty for a chart.
@@ -262,7 +262,9 @@ class DiscrepancyResolveView(RoleRequiredMixin, View):
         except ValueError as exc:
             return _bad_request(request, {"discrepancy": str(exc)})
         what = "book corrected to the engine" if action == "accept_engine" else "book kept"
-        messages.success(request, f"{d.instrument} on {d.account}: {what} (engine {d.engine_quantity}, book {d.book_quantity}).")
+        messages.success(
+            request, f"{d.instrument} on {d.account}: {what} (engine {d.engine_quantity}, book {d.book_quantity})."
+        )
         return redirect(reverse("portfolio") + "#sync")
 
 
@@ -295,7 +297,9 @@ class PeriodForm(forms.Form):
         """[start 00:00, the day after end 00:00) in UTC."""
         start: date = self.cleaned_data["start"]
         end: date = self.cleaned_data["end"]
-        return datetime.combine(start, time(0), tzinfo=UTC), datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
+        return datetime.combine(start, time(0), tzinfo=UTC), datetime.combine(
+            end + timedelta(days=1), time(0), tzinfo=UTC
+        )
 
 
 def _form_errors(form: forms.Form) -> dict[str, str]:
@@ -322,14 +326,20 @@ class AttributionView(RoleRequiredMixin, TemplateView):
                 errors["account"] = f"account: no account with id {raw_account!r}."
         if not form.is_valid():
             errors.update(_form_errors(form))
-        ctx = {"errors": errors, "accounts": Account.objects.order_by("name"), "selected_account": account,
-               "values": request.GET}
+        ctx = {
+            "errors": errors,
+            "accounts": Account.objects.order_by("name"),
+            "selected_account": account,
+            "values": request.GET,
+        }
         if errors:
             return self.render_to_response(ctx, status=400)
         start, end = form.moments()
         # The open end of today includes open positions' unrealised P&L at the live mark.
         open_ended = end > timezone.now()
-        result = pnl_attribution(start=start, end=None if open_ended else end, account_id=account.pk if account else None)
+        result = pnl_attribution(
+            start=start, end=None if open_ended else end, account_id=account.pk if account else None
+        )
         tables = [(d, result.rows(d)) for d in DIMENSIONS]
         ctx.update(
             attribution=result,
@@ -368,7 +378,9 @@ class TradeHistoryView(RoleRequiredMixin, TemplateView):
             return self.render_to_response({**ctx, "errors": errors}, status=400)
         offset = (page - 1) * TRADES_PER_PAGE
         # No COUNT over a million fills: one row past the page says whether there is a next one.
-        fills = list(trade_history_queryset(filters).order_by("-ts_event", "-id")[offset : offset + TRADES_PER_PAGE + 1])
+        fills = list(
+            trade_history_queryset(filters).order_by("-ts_event", "-id")[offset : offset + TRADES_PER_PAGE + 1]
+        )
         params = request.GET.copy()
         params.pop("page", None)
         base = params.urlencode()

@@ -18,7 +18,9 @@ def quote_set(instrument_id: str, bid: str, ask: str) -> None:
     from trading.market_data.quotes import QUOTES_KEY
 
     redis_client().hset(
-        QUOTES_KEY, instrument_id, json.dumps({"bid": bid, "ask": ask, "last": bid, "ts": time.time_ns(), "source": "SIM"})
+        QUOTES_KEY,
+        instrument_id,
+        json.dumps({"bid": bid, "ask": ask, "last": bid, "ts": time.time_ns(), "source": "SIM"}),
     )
 
 
@@ -57,27 +59,55 @@ def book(db):
     inst = {i.instrument_id: i for i in Instrument.objects.all()}
     strategy = Strategy.objects.create(name="Mean reversion", strategy_type="ema_cross")
     rows = [
-        Position(account=account, instrument=inst["EUR/USD.SIM"], quantity=D("10000"), avg_price=D("1.08000"),
-                 mark_price=D("1.08000"), realized_pnl=D("12.34")),
-        Position(account=account, instrument=inst["EUR/USD.SIM"], strategy=strategy, quantity=D("-4000"),
-                 avg_price=D("1.09000"), mark_price=D("1.09000"), realized_pnl=D("-2.10")),
-        Position(account=account, instrument=inst["AAPL.SIM"], quantity=D("100"), avg_price=D("180.25"),
-                 mark_price=D("190.10")),
-        Position(account=account, instrument=inst["USD/JPY.SIM"], quantity=D("-20000"), avg_price=D("150.000"),
-                 mark_price=D("150.000")),
+        Position(
+            account=account,
+            instrument=inst["EUR/USD.SIM"],
+            quantity=D("10000"),
+            avg_price=D("1.08000"),
+            mark_price=D("1.08000"),
+            realized_pnl=D("12.34"),
+        ),
+        Position(
+            account=account,
+            instrument=inst["EUR/USD.SIM"],
+            strategy=strategy,
+            quantity=D("-4000"),
+            avg_price=D("1.09000"),
+            mark_price=D("1.09000"),
+            realized_pnl=D("-2.10"),
+        ),
+        Position(
+            account=account,
+            instrument=inst["AAPL.SIM"],
+            quantity=D("100"),
+            avg_price=D("180.25"),
+            mark_price=D("190.10"),
+        ),
+        Position(
+            account=account,
+            instrument=inst["USD/JPY.SIM"],
+            quantity=D("-20000"),
+            avg_price=D("150.000"),
+            mark_price=D("150.000"),
+        ),
         # Flat positions are history, not holdings: never shown or counted.
-        Position(account=account, instrument=inst["MSFT.SIM"], quantity=D("0"), avg_price=D("0"),
-                 realized_pnl=D("99")),
+        Position(account=account, instrument=inst["MSFT.SIM"], quantity=D("0"), avg_price=D("0"), realized_pnl=D("99")),
     ]
     Position.objects.bulk_create(rows)
     CashBalance.objects.create(account=account, currency="USD", total=D("1000000.00"))
     CashBalance.objects.create(account=account, currency="EUR", total=D("250000.00"))
     at = datetime.now(UTC)
-    PortfolioSnapshot.objects.create(at=at, account=account, currency="USD", total_value=D("1000000"), cash=D("1000000"))
-    PortfolioSnapshot.objects.create(at=at, account=None, currency="USD", total_value=D("1250000.50"),
-                                     cash=D("1270000"), daily_pnl=D("-1234.56"))
+    PortfolioSnapshot.objects.create(
+        at=at, account=account, currency="USD", total_value=D("1000000"), cash=D("1000000")
+    )
+    PortfolioSnapshot.objects.create(
+        at=at, account=None, currency="USD", total_value=D("1250000.50"), cash=D("1270000"), daily_pnl=D("-1234.56")
+    )
     RiskMetricSnapshot.objects.create(
-        at=at, account=account, currency="USD", portfolio_value=D("1000000"),
+        at=at,
+        account=account,
+        currency="USD",
+        portfolio_value=D("1000000"),
         details={"positions": [{"instrument": "EUR/USD.SIM", "quantity": "6000", "var_hist_95": "300"}]},
     )
     quote_set("EUR/USD.SIM", "1.08490", "1.08510")

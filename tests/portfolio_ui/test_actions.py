@@ -32,9 +32,11 @@ def engine_publishes(positions: dict[str, str]) -> None:
 
 @pytest.fixture
 def held(book):
-    """SIM-001 waits for a person; the engine agrees with the book except on EUR/USD (5,000 vs 6,000)."""
+    """SIM-001 is traded by a node and waits for a person; the engine agrees with the book except on
+    EUR/USD (5,000 vs 6,000)."""
     book.reconciliation_policy = Account.ReconciliationPolicy.HOLD
-    book.save(update_fields=["reconciliation_policy"])
+    book.status = Account.Status.CONNECTED
+    book.save(update_fields=["reconciliation_policy", "status"])
     engine_publishes({"EUR/USD.SIM": "5000", "AAPL.SIM": "100", "USD/JPY.SIM": "-20000"})
     return book
 
@@ -78,7 +80,11 @@ def test_accept_engine_corrects_the_book(held, client_for):
     assert response.status_code == 302
     d.refresh_from_db()
     assert d.resolution == Discrepancy.Resolution.ACCEPT_ENGINE and d.resolved_by.username == "risk"
-    net = sum(Position.objects.filter(account=held, instrument__instrument_id="EUR/USD.SIM").values_list("quantity", flat=True))
+    net = sum(
+        Position.objects.filter(account=held, instrument__instrument_id="EUR/USD.SIM").values_list(
+            "quantity", flat=True
+        )
+    )
     assert net == D("5000")
     assert AuditLog.objects.filter(action="reconciliation.correct_book", actor_name="risk").exists()
     # Checked again, book and engine agree.
@@ -93,7 +99,11 @@ def test_keep_book_leaves_the_book_alone(held, client_for):
     assert client.post(f"/portfolio/discrepancies/{d.pk}/resolve/", {"action": "keep_book"}).status_code == 302
     d.refresh_from_db()
     assert d.resolution == Discrepancy.Resolution.KEEP_BOOK
-    net = sum(Position.objects.filter(account=held, instrument__instrument_id="EUR/USD.SIM").values_list("quantity", flat=True))
+    net = sum(
+        Position.objects.filter(account=held, instrument__instrument_id="EUR/USD.SIM").values_list(
+            "quantity", flat=True
+        )
+    )
     assert net == D("6000")
     assert AuditLog.objects.filter(action="reconciliation.keep_book", actor_name="admin").exists()
 
@@ -144,13 +154,19 @@ def test_trade_history_lists_filters_and_exports(fills, client_for):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert 'filename="trades-all-2026-01-06.csv"' in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [(r["side"], r["quantity"], r["price"], r["commission"]) for r in rows] == [("BUY", "10000", "1.085", "2.17")]
+    assert [(r["side"], r["quantity"], r["price"], r["commission"]) for r in rows] == [
+        ("BUY", "10000", "1.085", "2.17")
+    ]
 
 
 @pytest.mark.parametrize(
     ("url", "field"),
-    [("/portfolio/trades/?side=hold", "side"), ("/portfolio/trades/?start=yesterday", "start"),
-     ("/portfolio/trades/?instrument=NOPE.SIM", "instrument"), ("/portfolio/trades/export.csv?account=nobody", "account")],
+    [
+        ("/portfolio/trades/?side=hold", "side"),
+        ("/portfolio/trades/?start=yesterday", "start"),
+        ("/portfolio/trades/?instrument=NOPE.SIM", "instrument"),
+        ("/portfolio/trades/export.csv?account=nobody", "account"),
+    ],
 )
 def test_trade_history_rejects_bad_filters_naming_the_field(fills, client_for, url, field):
     response = client_for(Role.VIEWER).get(url)
@@ -172,11 +188,14 @@ def test_compliance_report_downloads_as_csv_and_pdf(book, client_for, role_users
     from portfolio.reconciliation import discrepancy_resolve
 
     book.reconciliation_policy = Account.ReconciliationPolicy.HOLD
-    book.save(update_fields=["reconciliation_policy"])
+    book.status = Account.Status.CONNECTED
+    book.save(update_fields=["reconciliation_policy", "status"])
     engine_publishes({"EUR/USD.SIM": "1", "AAPL.SIM": "100", "USD/JPY.SIM": "-20000"})
     client = client_for(Role.VIEWER)
     client_for(Role.RISK_MANAGER).post("/portfolio/reconcile/")
-    discrepancy_resolve(discrepancy_id=Discrepancy.objects.get().pk, user=role_users[Role.RISK_MANAGER], action="keep_book")
+    discrepancy_resolve(
+        discrepancy_id=Discrepancy.objects.get().pk, user=role_users[Role.RISK_MANAGER], action="keep_book"
+    )
     today = datetime.now(UTC).date().isoformat()
     html = client.get(f"/portfolio/compliance/?start={today}&end={today}").content.decode()
     assert 'data-testid="compliance-manual_reconciliations"' in html
@@ -190,8 +209,12 @@ def test_compliance_report_downloads_as_csv_and_pdf(book, client_for, role_users
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("start=2026-13-01", "start"), ("start=2026-02-01&end=2026-01-01", "end"), ("format=docx", "format"),
-     ("start=2024-01-01&end=2026-01-01", "end")],
+    [
+        ("start=2026-13-01", "start"),
+        ("start=2026-02-01&end=2026-01-01", "end"),
+        ("format=docx", "format"),
+        ("start=2024-01-01&end=2026-01-01", "end"),
+    ],
 )
 def test_compliance_rejects_a_bad_period_or_format(db, role_users, client_for, query, field):
     response = client_for(Role.VIEWER).get(f"/portfolio/compliance/?{query}")

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _cells(html: str, testid: str) -> list[str]:
-    return [re.sub(r"<[^>]+>", "", m).strip() for m in re.findall(rf'data-testid="{testid}"[^>]*>(.*?)</td>', html, re.S)]
+    return [
+        re.sub(r"<[^>]+>", "", m).strip() for m in re.findall(rf'data-testid="{testid}"[^>]*>(.*?)</td>', html, re.S)
+    ]
 
 
 def test_totals_per_currency_are_exact_to_the_cent(book):
@@ -66,6 +68,29 @@ def test_fragments_render_alone_for_live_refresh(book, client_for):
     overview = client.get("/portfolio/?fragment=overview").content.decode()
     assert 'data-testid="total-value"' in overview and "position-row" not in overview
     assert 'data-testid="sync-status"' in client.get("/portfolio/?fragment=sync").content.decode()
+    assert "250,000.00" in client.get("/portfolio/?fragment=balances").content.decode()
+    assert client.get("/portfolio/?fragment=nope").status_code == 404
+
+
+def test_history_fragment_charts_the_equity_curve(book, client_for):
+    from datetime import UTC, datetime, timedelta
+
+    from portfolio.models import PortfolioSnapshot
+
+    start = datetime.now(UTC) - timedelta(days=3)
+    for n, value in enumerate(("1000000", "1010000", "990000")):
+        PortfolioSnapshot.objects.create(
+            at=start + timedelta(days=n), kind="daily", total_value=D(value), cash=D(value)
+        )
+    client = client_for(Role.VIEWER)
+    # The page itself only asks for it; the statistics walk every point, so they come in their own request.
+    assert 'hx-get="?fragment=history"' in client.get("/portfolio/").content.decode()
+    html = client.get("/portfolio/?fragment=history").content.decode()
+    assert 'id="perf-data"' in html and "3 daily" in html
+    # Max drawdown: 1,010,000 -> 990,000 is 20,000, 1.9802% of the peak.
+    assert "0.019802 (20000.00)" in html
+    intraday = client.get("/portfolio/?fragment=history&history=intraday").content.decode()
+    assert "1 intraday point" in intraday  # the book fixture's one desk snapshot
 
 
 @pytest.fixture
@@ -83,15 +108,24 @@ def many_positions(db):
         sector = Sector.objects.first()
         made = Instrument.objects.bulk_create(
             [
-                Instrument(symbol=f"Z{i:05d}", venue=venue, instrument_id=f"Z{i:05d}.SIM", asset_class="equity",
-                           sector=sector, quote_currency="USD", tick_size=D("0.01"), lot_size=D("1"))
+                Instrument(
+                    symbol=f"Z{i:05d}",
+                    venue=venue,
+                    instrument_id=f"Z{i:05d}.SIM",
+                    asset_class="equity",
+                    sector=sector,
+                    quote_currency="USD",
+                    tick_size=D("0.01"),
+                    lot_size=D("1"),
+                )
                 for i in range(first, first + n)
             ]
         )
         Position.objects.bulk_create(
             [
-                Position(account=account, instrument=inst, quantity=D(first + k + 1), avg_price=D("10"),
-                         mark_price=D("11"))
+                Position(
+                    account=account, instrument=inst, quantity=D(first + k + 1), avg_price=D("10"), mark_price=D("11")
+                )
                 for k, inst in enumerate(made)
             ]
         )
@@ -104,9 +138,9 @@ def test_positions_come_a_hundred_to_a_page(many_positions, client_for):
     client = client_for(Role.VIEWER)
     first = client.get("/portfolio/").content.decode()
     assert first.count('data-testid="position-row"') == 100
-    assert "Page 1 of 3" in first and "250 open · 1–100" in first
+    assert "Page 1 of 3" in first and "250 open · 1\u2013100" in first
     last = client.get("/portfolio/?page=3").content.decode()
-    assert last.count('data-testid="position-row"') == 50 and "201–250" in last
+    assert last.count('data-testid="position-row"') == 50 and "201\u2013250" in last
     # A page past the end shows the last one rather than nothing.
     assert "Page 3 of 3" in client.get("/portfolio/?page=40").content.decode()
     # Totals cover all 250 positions, not the page: sum(k * (11 - 10)) for k = 1..250.
@@ -127,8 +161,14 @@ def test_sorts_by_any_column_both_ways(many_positions):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("sort=colour", "sort"), ("page=abc", "page"), ("page=0", "page"), ("account=999999", "account"),
-     ("account=x", "account"), ("history=weekly", "history")],
+    [
+        ("sort=colour", "sort"),
+        ("page=abc", "page"),
+        ("page=0", "page"),
+        ("account=999999", "account"),
+        ("account=x", "account"),
+        ("history=weekly", "history"),
+    ],
 )
 def test_rejects_bad_parameters_naming_the_field(book, client_for, query, field):
     response = client_for(Role.VIEWER).get(f"/portfolio/?{query}")
@@ -141,8 +181,13 @@ def test_account_filter_shows_only_that_account(book, client_for):
     from trading.models import Account, Instrument
 
     other = Account.objects.get(name="BINANCE-SPOT")
-    Position.objects.create(account=other, instrument=Instrument.objects.get(instrument_id="AAPL.SIM"),
-                            quantity=D("5"), avg_price=D("100"), mark_price=D("100"))
+    Position.objects.create(
+        account=other,
+        instrument=Instrument.objects.get(instrument_id="AAPL.SIM"),
+        quantity=D("5"),
+        avg_price=D("100"),
+        mark_price=D("100"),
+    )
     html = client_for(Role.VIEWER).get(f"/portfolio/?account={other.pk}").content.decode()
     assert html.count('data-testid="position-row"') == 1 and 'data-account="BINANCE-SPOT"' in html
 
