@@ -227,6 +227,12 @@ def test_ticket_checks_as_you_type_and_a_double_click_places_one_order(daphne_se
         page.goto(f"{daphne_server}/execution/")
         expect(page.locator("#order-ticket")).to_have_count(0)
         expect(page.locator("#order-history")).to_contain_text(Order.objects.get().client_order_id)
+        # The export as daphne streams it (an async body under ASGI).
+        export = page.request.get(f"{daphne_server}/execution/orders/export.csv?side=BUY")
+        assert export.status == 200 and export.headers["content-type"].startswith("text/csv")
+        lines = export.text().splitlines()
+        assert lines[0].startswith("created_at,client_order_id") and len(lines) == 2
+        assert Order.objects.get().client_order_id in lines[1] and ",REJECTED," in lines[1]
     finally:
         context.close()
 
