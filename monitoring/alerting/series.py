@@ -111,6 +111,11 @@ def desk_processes() -> list[dict[str, Any]]:
             with proc.oneshot():
                 cpu = proc.cpu_times()
                 mem = proc.memory_info()
+                try:
+                    io = proc.io_counters()
+                    disk = (round(io.read_bytes / 1_048_576, 1), round(io.write_bytes / 1_048_576, 1))
+                except (psutil.AccessDenied, AttributeError):
+                    disk = (None, None)  # another user's process, or a platform without per-process I/O
                 found.append(
                     {
                         "pid": proc.pid,
@@ -119,6 +124,8 @@ def desk_processes() -> list[dict[str, Any]]:
                         "cpu_s": cpu.user + cpu.system,
                         "rss_mb": round(mem.rss / 1_048_576, 1),
                         "threads": proc.num_threads(),
+                        "disk_read_mb": disk[0],
+                        "disk_write_mb": disk[1],
                         "cmd": " ".join(cmdline)[:160],
                     }
                 )
@@ -146,6 +153,7 @@ def _with_cpu_percent(procs: list[dict], previous: dict | None, now: float) -> l
 def sample_take(*, client=None) -> dict[str, Any]:
     """Take one sample and push it onto the list (newest first), trimmed to an hour."""
     import psutil
+    from django.conf import settings
 
     from monitoring.redis_client import redis_client
 
@@ -160,6 +168,7 @@ def sample_take(*, client=None) -> dict[str, Any]:
             "cpu_pct": psutil.cpu_percent(interval=None),
             "mem_pct": psutil.virtual_memory().percent,
             "load1": os.getloadavg()[0],
+            "disk_pct": psutil.disk_usage(str(settings.LOG_DIR)).percent,
             "boot": psutil.boot_time(),
         },
     }

@@ -131,7 +131,7 @@
     lineChart("chart-rss", labels, perProcess(p.rss), "MB");
     const load = document.getElementById("host-load");
     if (load && body.host) {
-      load.textContent = `host CPU ${body.host.cpu_pct}% · mem ${body.host.mem_pct}% · ${body.samples} samples`;
+      load.textContent = `host CPU ${body.host.cpu_pct}% · mem ${body.host.mem_pct}% · disk ${body.host.disk_pct ?? "?"}% · ${body.samples} samples`;
     }
     const grid = document.querySelector("[data-series-url]");
     if (grid) grid.dataset.loaded = String(body.samples);
