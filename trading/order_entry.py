@@ -76,6 +76,11 @@ def _decimal(errors: dict, field: str, raw: Any, *, required: bool) -> Decimal |
     return value
 
 
+def _plain(value: Decimal) -> str:
+    """1000, not 1E+3; 0.00001, not 1E-5."""
+    return format(value.normalize(), "f")
+
+
 def _multiple_of(value: Decimal, step: Decimal) -> bool:
     return step > 0 and (value % step) == 0
 
@@ -138,14 +143,14 @@ def order_request_check(*, data: dict[str, Any], user, source: str = OrderSource
     if instrument is not None:
         if quantity is not None:
             if not _multiple_of(quantity, instrument.lot_size):
-                errors["quantity"] = f"Must be a multiple of the lot size {instrument.lot_size.normalize()}."
+                errors["quantity"] = f"Must be a multiple of the lot size {_plain(instrument.lot_size)}."
             elif quantity < instrument.min_quantity:
-                errors["quantity"] = f"Below the minimum quantity {instrument.min_quantity.normalize()}."
+                errors["quantity"] = f"Below the minimum quantity {_plain(instrument.min_quantity)}."
             elif instrument.max_quantity is not None and quantity > instrument.max_quantity:
-                errors["quantity"] = f"Above the maximum quantity {instrument.max_quantity.normalize()}."
+                errors["quantity"] = f"Above the maximum quantity {_plain(instrument.max_quantity)}."
         for field, value in (("price", price), ("trigger_price", trigger)):
             if value is not None and not _multiple_of(value, instrument.tick_size):
-                errors[field] = f"Must be on the tick size {instrument.tick_size.normalize()}."
+                errors[field] = f"Must be on the tick size {_plain(instrument.tick_size)}."
 
     expire_time = None
     raw_expiry = data.get("expire_time")
