@@ -11,7 +11,7 @@ from config.api import ConflictError
 from monitoring.admin import ReadOnlyAdmin, ReadOnlyInline, RoleAdmin
 from monitoring.roles import Role
 from strategies import services
-from strategies.models import Backtest, BacktestTrade, OptimisationRun, Strategy, StrategyVersion
+from strategies.models import Backtest, BacktestTrade, OptimisationRun, Strategy, StrategyDeployment, StrategyVersion
 
 
 class StrategyAdminForm(forms.ModelForm):
@@ -196,3 +196,14 @@ class OptimisationRunAdmin(ReadOnlyAdmin):
     search_fields = ["strategy_version__strategy__name"]
     date_hierarchy = "created_at"
     list_select_related = ["strategy_version__strategy", "created_by"]
+
+
+@admin.register(StrategyDeployment)
+class StrategyDeploymentAdmin(ReadOnlyAdmin):
+    """Which exact version ran where and who approved it: written by strategies.deployment only."""
+
+    list_display = ["strategy", "version", "target", "state", "requested_by", "decided_by", "started_at", "ended_at"]
+    list_filter = ["target", "state"]
+    search_fields = ["strategy__name", "spec_hash"]
+    date_hierarchy = "started_at"
+    list_select_related = ["strategy", "version", "requested_by", "decided_by"]
