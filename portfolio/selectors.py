@@ -165,7 +165,6 @@ class CurrencyTotal:
     positions: int = 0
     unrealized: Decimal = Decimal("0")
     realized: Decimal = Decimal("0")
-    commissions: Decimal = Decimal("0")
     gross: Decimal = Decimal("0")
     net: Decimal = Decimal("0")
     unmarked: int = 0  # positions with neither a live nor a stored mark
@@ -235,7 +234,6 @@ def position_totals(*, account_id: int | None, marks: Marks) -> tuple[list[Curre
         .annotate(
             n=Count("id"),
             realized=Sum("realized_pnl"),
-            commissions=Sum("commissions"),
             unmarked=Count("id", filter=~is_live & Q(mark_price__isnull=True)),
             qty=Sum("quantity", filter=is_live),
             abs_qty=Sum(Abs("quantity"), filter=is_live),
@@ -253,7 +251,6 @@ def position_totals(*, account_id: int | None, marks: Marks) -> tuple[list[Curre
         count += r["n"]
         t.positions += r["n"]
         t.realized += r["realized"]
-        t.commissions += r["commissions"]
         t.unmarked += r["unmarked"]
         cost = r["cost"] or ZERO
         if r["live_group"]:
