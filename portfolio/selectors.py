@@ -75,7 +75,7 @@ def portfolio_overview() -> PortfolioOverview:
 
 POSITIONS_PER_PAGE = 100
 # Sort keys the page offers -> ORDER BY columns. Keys in LIVE_SORTS depend on live marks
-# (Redis), which SQL cannot see, and are sorted in Python over a narrow row set.
+# (Redis), which SQL is handed as a CASE over the quoted instruments.
 SQL_SORTS: dict[str, tuple[str, ...]] = {
     "instrument": ("instrument__instrument_id", "account__name", "strategy__name"),
     "account": ("account__name", "instrument__instrument_id", "strategy__name"),
@@ -305,26 +305,22 @@ def _var_by_account(account_ids: set[int]) -> tuple[dict[int, dict[str, tuple[De
     return out, newest
 
 
-def _live_sorted_ids(qs: QuerySet[Position], *, key: str, descending: bool, marks: Marks) -> list[int]:
-    """Ids of every filtered position ordered by a value that needs the live mark."""
-    rows = qs.values_list(
-        "id", "quantity", "avg_price", "mark_price", "instrument__instrument_id", "instrument__multiplier"
+def _live_sort_expression(key: str, marks: Marks):
+    """The SQL value of a sort that needs the live mark: the stored mark, overridden per quoted instrument."""
+    from django.db.models import Case, DecimalField, F, Value, When
+    from django.db.models.functions import Abs
+
+    money_field = DecimalField(max_digits=40, decimal_places=20)
+    mark = Case(
+        *[When(instrument_id=pk, then=Value(mid, output_field=money_field)) for pk, mid in marks.by_pk.items()],
+        default=F("mark_price"),
+        output_field=money_field,
     )
-    keyed = []
-    for pk, qty, avg, stored, iid, mult in rows.iterator(chunk_size=5000):
-        mark, _ = marks.mark(iid, stored)
-        if mark is None:
-            value = None
-        elif key == "mark":
-            value = mark
-        elif key == "unrealized":
-            value = qty * (mark - avg) * mult
-        else:
-            value = abs(qty) * mark * mult
-        keyed.append((value is None, value or ZERO, pk))
-    # Unmarked rows last in either direction.
-    keyed.sort(key=lambda k: (k[0], -k[1] if descending else k[1], k[2]))
-    return [pk for _, _, pk in keyed]
+    if key == "mark":
+        return mark
+    if key == "unrealized":
+        return F("quantity") * (mark - F("avg_price")) * F("instrument__multiplier")
+    return Abs("quantity") * mark * F("instrument__multiplier")
 
 
 _ROW_FIELDS = (
@@ -370,11 +366,11 @@ def position_page(
     qs = _open_positions(account_id)
     if sort in SQL_SORTS:
         order = [f"-{c}" if descending else c for c in SQL_SORTS[sort]]
-        values = list(qs.order_by(*order, "id").values_list(*_ROW_FIELDS)[offset : offset + per_page])
     else:
-        ids = _live_sorted_ids(qs, key=sort, descending=descending, marks=marks)[offset : offset + per_page]
-        by_id = {v[0]: v for v in Position.objects.filter(pk__in=ids).values_list(*_ROW_FIELDS)}
-        values = [by_id[i] for i in ids if i in by_id]
+        value = _live_sort_expression(sort, marks)
+        # Unmarked rows last in either direction.
+        order = [value.desc(nulls_last=True) if descending else value.asc(nulls_last=True)]
+    values = list(qs.order_by(*order, "id").values_list(*_ROW_FIELDS)[offset : offset + per_page])
     account_ids = {v[1] for v in values}
     equity = _equity_by_account(account_ids)
     var, var_at = _var_by_account(account_ids)

@@ -297,6 +297,10 @@ class PeriodForm(forms.Form):
         data["start"], data["end"] = start, end
         return data
 
+    def iso_values(self) -> dict[str, str]:
+        """The period as the date inputs take it back (YYYY-MM-DD)."""
+        return {name: self.cleaned_data[name].isoformat() for name in ("start", "end")}
+
     def moments(self) -> tuple[datetime, datetime]:
         """[start 00:00, the day after end 00:00) in UTC."""
         start: date = self.cleaned_data["start"]
@@ -310,11 +314,15 @@ def _form_errors(form: forms.Form) -> dict[str, str]:
     return {field: f"{field}: {' '.join(errs)}" for field, errs in form.errors.items()}
 
 
-class AttributionView(RoleRequiredMixin, TemplateView):
-    """GET /portfolio/attribution/ — P&L by strategy, instrument, sector and day for a period."""
+class AttributionView(SectionPage, TemplateView):
+    """GET /portfolio/attribution/ — P&L by strategy, instrument, sector and day for a period.
+
+    The page answers at once; the tables come from ``?fragment=results``, because
+    ``pnl_attribution`` replays every fill up to the period's end."""
 
     template_name = "portfolio/attribution.html"
     required_role = Role.VIEWER
+    fragments = ("results",)
 
     def get(self, request, *args, **kwargs):
         from portfolio.attribution import DIMENSIONS, pnl_attribution
@@ -338,6 +346,11 @@ class AttributionView(RoleRequiredMixin, TemplateView):
         }
         if errors:
             return self.render_to_response(ctx, status=400)
+        ctx["values"] = form.iso_values()
+        if request.GET.get("fragment") != "results":
+            params = request.GET.copy()
+            params["fragment"] = "results"
+            return self.render_to_response({**ctx, "results_query": params.urlencode()})
         start, end = form.moments()
         # The open end of today includes open positions' unrealised P&L at the live mark.
         open_ended = end > timezone.now()
@@ -351,7 +364,6 @@ class AttributionView(RoleRequiredMixin, TemplateView):
             start=form.cleaned_data["start"],
             end=form.cleaned_data["end"],
             open_ended=open_ended,
-            values={"start": form.cleaned_data["start"], "end": form.cleaned_data["end"]},
         )
         return self.render_to_response(ctx)
 
@@ -460,7 +472,7 @@ class ComplianceView(RoleRequiredMixin, TemplateView):
         return self.render_to_response(
             {
                 "report": report,
-                "values": {"start": form.cleaned_data["start"], "end": form.cleaned_data["end"]},
+                "values": form.iso_values(),
                 "query": params.urlencode(),
             }
         )

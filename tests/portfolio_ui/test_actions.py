@@ -174,7 +174,11 @@ def test_trade_history_rejects_bad_filters_naming_the_field(fills, client_for, u
 
 
 def test_attribution_splits_the_period_by_every_dimension(fills, client_for):
-    html = client_for(Role.VIEWER).get("/portfolio/attribution/?start=2026-01-05&end=2026-01-06").content.decode()
+    client = client_for(Role.VIEWER)
+    page = client.get("/portfolio/attribution/?start=2026-01-05&end=2026-01-06").content.decode()
+    # The page answers at once and fetches the replay of the fills as a fragment.
+    assert 'hx-get="?start=2026-01-05&amp;end=2026-01-06&amp;fragment=results"' in page
+    html = client.get("/portfolio/attribution/?start=2026-01-05&end=2026-01-06&fragment=results").content.decode()
     for dimension in ("strategy", "instrument", "sector", "day"):
         assert f'data-testid="attribution-{dimension}"' in html
     assert 'data-key="2026-01-05"' in html and 'data-key="AAPL.SIM"' in html

@@ -235,3 +235,53 @@ def test_portfolio_monitoring_scenario(desk, daphne_server, browser, role_users)
         screenshot(page, "5-live-update")
     finally:
         context.close()
+
+
+def test_post_trade_pages_attribution_trades_and_compliance(daphne_server, browser, role_users):
+    """A Viewer reads the post-trade tabs and downloads the trade history and the compliance report."""
+    from tests.f8.support import fill
+    from tests.factories import make_reference_data
+
+    make_reference_data()
+    day = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    fill(instrument=EURUSD, qty="10000", px="1.08500", fee="2.17", ts=day)
+    fill(instrument=EURUSD, side="SELL", qty="4000", px="1.08600", ts=day + timedelta(hours=1))
+    fill(instrument="AAPL.SIM", qty="10", px="190.25", ts=day + timedelta(hours=2))
+
+    context = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto(f"{daphne_server}/login/")
+        page.fill("#id_username", "viewer")
+        page.fill("#id_password", password_for("viewer"))
+        page.click("button[type=submit]")
+        page.goto(f"{daphne_server}/portfolio/")
+        expect(page.locator("[data-testid=force-reconciliation]")).to_have_count(0)  # a Viewer reads only
+
+        page.click("[data-testid=portfolio-tabs] >> text=Attribution")
+        expect(page.locator("[data-testid=attribution-total]")).to_contain_text("3 fills")
+        expect(page.locator("[data-testid=attribution-instrument] [data-testid=attribution-row]")).to_have_count(2)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "6-attribution.png"), full_page=True)
+
+        page.click("[data-testid=portfolio-tabs] >> text=Trade history")
+        expect(page.locator("[data-testid=trade-row]")).to_have_count(3)
+        page.fill("input[name=instrument]", EURUSD)
+        page.click("[data-testid=trade-filters] button")
+        expect(page.locator("[data-testid=trade-row]")).to_have_count(2)
+        page.screenshot(path=str(ARTIFACTS / "7-trade-history.png"), full_page=True)
+        with page.expect_download() as download:
+            page.click("[data-testid=trades-export]")
+        lines = open(download.value.path()).read().splitlines()
+        assert len(lines) == 3 and lines[0].startswith("time,account,instrument")
+
+        page.click("[data-testid=portfolio-tabs] >> text=Compliance")
+        expect(page.locator("[data-testid=compliance-summary]")).to_contain_text("Rejected orders")
+        page.screenshot(path=str(ARTIFACTS / "8-compliance.png"), full_page=True)
+        with page.expect_download() as download:
+            page.click("[data-testid=compliance-pdf]")
+        assert open(download.value.path(), "rb").read(5) == b"%PDF-"
+        assert download.value.suggested_filename.startswith("compliance-")
+    finally:
+        context.close()

@@ -211,3 +211,14 @@ def test_page_renders_without_redis(book, client_for, restart_redis_after):
     # Stored marks stand in for live ones, and the sync state says it is unknown, not healthy.
     assert 'data-state="unknown"' in html
     assert html.count('data-testid="position-row"') == 4
+
+
+def test_live_sorts_use_the_live_mark_not_the_stored_one(book):
+    # At their stored marks both EUR/USD slices show no P&L; at the live mid they made 50 and 20.
+    page = selectors.position_page(sort="unrealized", descending=True)
+    assert [(r.instrument_id, r.unrealized) for r in page.rows] == [
+        ("AAPL.SIM", D("985.00")),
+        ("EUR/USD.SIM", D("50.00")),
+        ("EUR/USD.SIM", D("20.00")),
+        ("USD/JPY.SIM", D("-25000.00")),
+    ]
