@@ -23,7 +23,7 @@ def _payload(alert: Alert) -> dict:
 @transaction.atomic
 def alert_acknowledge(*, alert: Alert, user, via: str | None = None) -> Alert:
     """Open → acknowledged. Acknowledging twice is harmless; a resolved alert is a 409."""
-    current = Alert.objects.select_for_update().get(pk=alert.pk)
+    current = Alert.objects.select_for_update(of=("self",)).get(pk=alert.pk)
     if current.status == Alert.Status.ACKNOWLEDGED:
         return current
     if current.status == Alert.Status.RESOLVED:
@@ -43,7 +43,7 @@ def alert_acknowledge(*, alert: Alert, user, via: str | None = None) -> Alert:
 @transaction.atomic
 def alert_resolve(*, alert: Alert, user, via: str | None = None) -> Alert:
     """Open or acknowledged → resolved (resolving also acknowledges). Idempotent."""
-    current = Alert.objects.select_for_update().get(pk=alert.pk)
+    current = Alert.objects.select_for_update(of=("self",)).get(pk=alert.pk)
     if current.status == Alert.Status.RESOLVED:
         return current
     before = current.status

@@ -274,7 +274,7 @@ def portfolio_snapshot_take(
             }
             if kind == Kind.DAILY:
                 row = (
-                    PortfolioSnapshot.objects.select_for_update()
+                    PortfolioSnapshot.objects.select_for_update(of=("self",))
                     .filter(account_id=v.account_id, kind=Kind.DAILY, at__gte=start, at__lt=start + timedelta(days=1))
                     .order_by("-at")
                     .first()

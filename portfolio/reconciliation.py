@@ -93,7 +93,7 @@ def reconcile(*, account: Account, engine: EngineView, in_flight: int = 0) -> di
     with transaction.atomic():
         open_rows = {
             d.instrument.instrument_id: d
-            for d in Discrepancy.objects.select_for_update()
+            for d in Discrepancy.objects.select_for_update(of=("self",))
             .select_related("instrument")
             .filter(account=account, source=Discrepancy.Source.ENGINE, resolution="")
         }
@@ -135,7 +135,7 @@ def _book_correct(discrepancy: Discrepancy, *, user, resolution: str) -> None:
     Precondition: inside a transaction. The difference is booked on the
     position without a strategy (the engine does not know our strategy split)."""
     delta = discrepancy.engine_quantity - discrepancy.book_quantity
-    position, _ = Position.objects.select_for_update().get_or_create(
+    position, _ = Position.objects.select_for_update(of=("self",)).get_or_create(
         account=discrepancy.account, instrument=discrepancy.instrument, strategy=None
     )
     before = position.quantity
@@ -183,7 +183,7 @@ def discrepancy_resolve(*, discrepancy_id: int, user, action: str) -> Discrepanc
     if not has_role(user, Role.RISK_MANAGER):
         raise PermissionError("Only a Risk Manager or Admin can resolve discrepancies.")
     with transaction.atomic():
-        discrepancy = Discrepancy.objects.select_for_update().select_related("account", "instrument").get(pk=discrepancy_id)
+        discrepancy = Discrepancy.objects.select_for_update(of=("self",)).select_related("account", "instrument").get(pk=discrepancy_id)
         if not discrepancy.is_open:
             raise ValueError(f"Discrepancy {discrepancy_id} is already resolved ({discrepancy.get_resolution_display()}).")
         if action == "accept_engine":

@@ -14,7 +14,7 @@ from trading.models import Account, Instrument
 
 
 def _position_for_update(*, account: Account, instrument: Instrument, strategy_id: int | None) -> Position:
-    position, _ = Position.objects.select_for_update().get_or_create(
+    position, _ = Position.objects.select_for_update(of=("self",)).get_or_create(
         account=account, instrument=instrument, strategy_id=strategy_id
     )
     return position
@@ -26,7 +26,7 @@ def _cash_add(*, account: Account, currency: str, amount: Decimal) -> None:
     # An account without a cash row holds its starting balance in its base currency
     # (what the risk gate assumes too); the first movement must start from there, not from zero.
     opening = account.starting_balance if currency == account.base_currency else Decimal("0")
-    balance, _ = CashBalance.objects.select_for_update().get_or_create(
+    balance, _ = CashBalance.objects.select_for_update(of=("self",)).get_or_create(
         account=account, currency=currency, defaults={"total": opening}
     )
     balance.total += amount
@@ -106,7 +106,7 @@ def position_payload(position: Position) -> dict:
 def positions_mark(*, marks: dict[str, Decimal]) -> int:
     """Re-mark open positions at the given prices (instrument id -> price). Returns rows changed."""
     changed = 0
-    for position in Position.objects.select_for_update().select_related("instrument").exclude(quantity=0):
+    for position in Position.objects.select_for_update(of=("self",)).select_related("instrument").exclude(quantity=0):
         mark = marks.get(position.instrument.instrument_id)
         if mark is None or mark == position.mark_price:
             continue

@@ -56,7 +56,7 @@ def gate_rejection_alert(*, order, checks: list[dict[str, Any]]) -> list[Alert]:
         try:
             with transaction.atomic():
                 current = (
-                    Alert.objects.select_for_update()
+                    Alert.objects.select_for_update(of=("self",))
                     .filter(dedup_key=key)
                     .exclude(status=Alert.Status.RESOLVED)
                     .first()

@@ -124,7 +124,7 @@ def _set(
     refs = _resolve_target(scope, target)
     actor = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
-        ks, _ = KillSwitch.objects.select_for_update().get_or_create(scope=scope, **refs)
+        ks, _ = KillSwitch.objects.select_for_update(of=("self",)).get_or_create(scope=scope, **refs)
         before = {"engaged": ks.engaged, "mode": ks.mode}
         ks.engaged = engaged
         ks.mode = mode

@@ -241,7 +241,7 @@ def risk_limit_update(*, limit: RiskLimit, user, via: str | None = None, **chang
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"risk_limit_update() got unexpected fields {sorted(unknown)}")
-    current = RiskLimit.objects.select_for_update().get(pk=limit.pk)
+    current = RiskLimit.objects.select_for_update(of=("self",)).get(pk=limit.pk)
     before = snapshot(current, EDITABLE_FIELDS)
     merged = {**before, **changes}
     # Changing the scope clears the references the new scope does not use, so a
@@ -273,7 +273,7 @@ def risk_limit_set_enabled(*, limit: RiskLimit, enabled: bool, user, via: str | 
 @transaction.atomic
 def risk_limit_delete(*, limit: RiskLimit, user, via: str | None = None) -> None:
     """Delete a limit for good. Past decisions keep its id and version in their ledger rows."""
-    current = RiskLimit.objects.select_for_update().get(pk=limit.pk)
+    current = RiskLimit.objects.select_for_update(of=("self",)).get(pk=limit.pk)
     payload = _payload(current)
     audit_record(
         actor=user,

@@ -188,7 +188,7 @@ def _enqueue(backtest_id: int) -> None:
 @transaction.atomic
 def backtest_cancel(*, backtest: Backtest, user, via: str | None = None) -> Backtest:
     """Ask a running backtest to stop at its next window; a queued one is canceled at once."""
-    current = Backtest.objects.select_for_update().select_related("strategy_version").get(pk=backtest.pk)
+    current = Backtest.objects.select_for_update(of=("self",)).select_related("strategy_version").get(pk=backtest.pk)
     if current.status in FINISHED_STATUSES:
         return current
     before = current.status
@@ -522,7 +522,7 @@ def backtest_execute(backtest_id: int, *, worker: str = "") -> dict[str, Any]:
     from trading.models import Account
 
     with transaction.atomic():
-        backtest = Backtest.objects.select_for_update().select_related("strategy_version").get(pk=backtest_id)
+        backtest = Backtest.objects.select_for_update(of=("self",)).select_related("strategy_version").get(pk=backtest_id)
         if backtest.status != RunStatus.QUEUED:
             # Canceled while queued, or a redelivered task of a run that already went.
             return {"id": backtest_id, "status": backtest.status, "worker": backtest.worker}
@@ -581,7 +581,7 @@ def backtest_execute(backtest_id: int, *, worker: str = "") -> dict[str, Any]:
         return {"id": backtest_id, "status": RunStatus.FAILED, "worker": worker}
 
     with transaction.atomic():
-        backtest = Backtest.objects.select_for_update().get(pk=backtest_id)
+        backtest = Backtest.objects.select_for_update(of=("self",)).get(pk=backtest_id)
         backtest.status = outcome.status
         backtest.bars = outcome.bars
         backtest.data_source = outcome.data_source

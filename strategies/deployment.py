@@ -539,7 +539,7 @@ def strategy_live_decide(
         raise PermissionDenied("Only an Admin or a Risk Manager decides a live promotion.")
     with transaction.atomic():
         current = (
-            StrategyDeployment.objects.select_for_update().select_related("strategy", "version").get(pk=deployment.pk)
+            StrategyDeployment.objects.select_for_update(of=("self",)).select_related("strategy", "version").get(pk=deployment.pk)
         )
         if current.state != StrategyDeployment.State.PENDING_APPROVAL:
             raise ConflictError(

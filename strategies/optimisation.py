@@ -232,7 +232,7 @@ def optimisation_trial_finished(*, run_id: int) -> None:
 def optimisation_complete(*, run_id: int, results: list[dict]) -> dict[str, Any]:
     """The chord's callback: every trial has finished (succeeded, failed or canceled)."""
     with transaction.atomic():
-        run = OptimisationRun.objects.select_for_update().select_related("strategy_version").get(pk=run_id)
+        run = OptimisationRun.objects.select_for_update(of=("self",)).select_related("strategy_version").get(pk=run_id)
         if run.status not in FINISHED_STATUSES:
             statuses = [r.get("status") for r in results]
             run.status = RunStatus.SUCCEEDED
@@ -250,7 +250,7 @@ def optimisation_cancel(*, run: OptimisationRun, user, via: str | None = None) -
     """Cancel every trial not finished yet (running ones stop at their next window)."""
     from strategies.backtesting import backtest_cancel
 
-    current = OptimisationRun.objects.select_for_update().select_related("strategy_version").get(pk=run.pk)
+    current = OptimisationRun.objects.select_for_update(of=("self",)).select_related("strategy_version").get(pk=run.pk)
     if current.status in FINISHED_STATUSES:
         return current
     for trial in current.trials.exclude(status__in=FINISHED_STATUSES):

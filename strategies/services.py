@@ -233,7 +233,7 @@ def strategy_delete(*, strategy: Strategy, user, via: str | None = None) -> Stra
 
     Raises ``ConflictError`` (409) while it is deployed on the node.
     """
-    current = Strategy.objects.select_for_update().get(pk=strategy.pk)
+    current = Strategy.objects.select_for_update(of=("self",)).get(pk=strategy.pk)
     if current.status in RUNNING_STATUSES:
         raise ConflictError(
             f"Strategy {current.name!r} is {current.get_status_display().lower()}; stop it before deleting it.",

@@ -70,7 +70,7 @@ def account_update(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"account_update() got unexpected fields {sorted(unknown)}")
-    current = Account.objects.select_for_update().get(pk=account.pk)
+    current = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
     before = snapshot(current, (*EDITABLE_FIELDS, "status"))
     for name, value in changes.items():
         setattr(current, name, value)

@@ -61,7 +61,7 @@ def event_apply(entry: StreamEntry) -> str:
     client_order_id = body.get("client_order_id", "")
     with transaction.atomic():
         try:
-            order = Order.objects.select_for_update().select_related("instrument").get(client_order_id=client_order_id)
+            order = Order.objects.select_for_update(of=("self",)).select_related("instrument").get(client_order_id=client_order_id)
         except Order.DoesNotExist:
             # Orders of strategies inside the node are created by the in-node gate hook
             # before they reach Nautilus; an event for an order we never saw is surfaced.

@@ -78,7 +78,7 @@ def instrument_update(*, instrument: Instrument, user, via: str | None = None, *
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"instrument_update() got unexpected fields {sorted(unknown)}")
-    current = Instrument.objects.select_for_update().get(pk=instrument.pk)
+    current = Instrument.objects.select_for_update(of=("self",)).get(pk=instrument.pk)
     before = snapshot(current, (*EDITABLE_FIELDS, "instrument_id"))
     for name, value in changes.items():
         setattr(current, name, value)

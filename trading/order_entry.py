@@ -321,7 +321,7 @@ def order_cancel(*, order_id: int, user) -> Order:
     from monitoring.audit import audit_record
 
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("instrument").get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",)).select_related("instrument").get(pk=order_id)
         if not has_role(user, Role.TRADER):
             raise OrderActionRefused("Your role cannot cancel orders.")
         if order.status in (S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED, S.VENUE_REJECTED):
@@ -343,7 +343,7 @@ def order_modify(*, order_id: int, user, quantity: Decimal | None = None, price:
     from monitoring.audit import audit_record
 
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("instrument", "account").get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",)).select_related("instrument", "account").get(pk=order_id)
         if not has_role(user, Role.TRADER):
             raise OrderActionRefused("Your role cannot modify orders.")
         if order.status not in (S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED):
@@ -398,7 +398,7 @@ def orders_redispatch_stale(*, older_than_seconds: float = 2.0, deadline_seconds
     for order_id, updated_at in stale.values_list("pk", "updated_at"):
         if (now - updated_at).total_seconds() > deadline_seconds:
             with transaction.atomic():
-                order = Order.objects.select_for_update().get(pk=order_id)
+                order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
                 if order.status == S.APPROVED:
                     order_transition(order, S.REJECTED, message="Not delivered to the node before the deadline")
                     publish_on_commit("orders", "rejected", order_payload(order))

@@ -94,7 +94,7 @@ def order_fill_record(report: FillReport) -> Fill | None:
 
     with transaction.atomic():
         order = (
-            Order.objects.select_for_update()
+            Order.objects.select_for_update(of=("self",))
             .select_related("account", "instrument")
             .get(client_order_id=report.client_order_id)
         )

@@ -25,8 +25,9 @@ from trading.order_entry import (
 
 
 class OrderThrottle(UserRateThrottle):
+    """Per-client order rate (settings: ORDER_THROTTLE_RATE); the risk gate has its own rate limits."""
+
     scope = "orders"
-    rate = "3000/min"
 
 
 class OrderInput(serializers.Serializer):

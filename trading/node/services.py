@@ -55,7 +55,7 @@ def account_connection_set(*, account: Account, connected: bool, reason: str = "
     """Record what the node found when it brought the account's venue up. Returns True if it changed."""
     status = Account.Status.CONNECTED if connected else Account.Status.DISCONNECTED
     with transaction.atomic():
-        locked = Account.objects.select_for_update().get(pk=account.pk)
+        locked = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
         if locked.status == Account.Status.DISABLED:
             return False
         if locked.status == status and locked.status_reason == reason:

@@ -260,7 +260,7 @@ def signal_receive(*, source: SignalSource, data: dict[str, Any]) -> Signal:
     now = timezone.now()
     with transaction.atomic():
         # One signal at a time per source: the duplicate check below must see the previous one.
-        SignalSource.objects.select_for_update().get(pk=source.pk)
+        SignalSource.objects.select_for_update(of=("self",)).get(pk=source.pk)
         dedup = _dedup_hash(source, clean)
         signal = Signal.objects.create(
             source=source,
