@@ -64,6 +64,9 @@ def desk(node_worker, role_users):  # noqa: F811
 def _market(trader, side: str, quantity: str):
     """A market order through the desk's order entry, as a trader's ticket places it, until filled.
 
+    One lot at a time: the simulated venue quotes 1 to 100 lots at the touch, and a
+    bigger market order can stay partially filled.
+
     Submitted from its own thread: Playwright's sync API keeps an event loop running in
     the test's thread, where the desk's synchronous broadcast helpers refuse to run."""
     from concurrent.futures import ThreadPoolExecutor
@@ -160,8 +163,8 @@ def test_portfolio_monitoring_scenario(desk, daphne_server, browser, role_users)
     from portfolio.models import Discrepancy, Position
 
     trader = role_users[Role.TRADER]
-    _market(trader, "BUY", "10000")
-    _engine_holds("10000")
+    _market(trader, "BUY", "1000")
+    _engine_holds("1000")
     _history()
 
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
@@ -187,7 +190,7 @@ def test_portfolio_monitoring_scenario(desk, daphne_server, browser, role_users)
 
         # 3. Position details: instrument, quantity at the live mark, unrealised P&L, VaR.
         row = page.locator(f'[data-testid=position-row][data-instrument="{EURUSD}"]')
-        expect(row.locator("[data-testid=quantity]")).to_have_text("10,000")
+        expect(row.locator("[data-testid=quantity]")).to_have_text("1,000")
         expect(row.locator("[data-testid=unrealized]")).to_have_text(re.compile(r"^[+-]?[\d,]+\.\d{2}$"))
         expect(row.locator("[data-testid=var]")).to_have_text(re.compile(r"^[\d,]+\.\d{2}$"))
         expect(row.locator("[data-testid=mark]")).to_have_attribute("data-live", "1")  # not the last fill price
@@ -207,20 +210,20 @@ def test_portfolio_monitoring_scenario(desk, daphne_server, browser, role_users)
         screenshot(page, "2-synchronized")
 
         # The book drifts from the engine behind everyone's back.
-        Position.objects.filter(account=desk, instrument__instrument_id=EURUSD).update(quantity=D("12000"))
+        Position.objects.filter(account=desk, instrument__instrument_id=EURUSD).update(quantity=D("3000"))
         page.click("[data-testid=force-reconciliation]")
         expect(page.locator("[data-testid=sync-status]")).to_have_attribute("data-state", "diverged")
         discrepancy = page.locator(f'[data-testid=discrepancy-row][data-instrument="{EURUSD}"]')
-        expect(discrepancy.locator("[data-testid=book-quantity]")).to_have_text("12,000")
-        expect(discrepancy.locator("[data-testid=engine-quantity]")).to_have_text("10,000")
+        expect(discrepancy.locator("[data-testid=book-quantity]")).to_have_text("3,000")
+        expect(discrepancy.locator("[data-testid=engine-quantity]")).to_have_text("1,000")
         screenshot(page, "3-discrepancy")
 
         # Hold policy: nothing changes until a person decides; accept the engine's figure.
-        assert Position.objects.get(account=desk, instrument__instrument_id=EURUSD).quantity == D("12000")
+        assert Position.objects.get(account=desk, instrument__instrument_id=EURUSD).quantity == D("3000")
         discrepancy.locator("[data-testid=accept-engine]").click()
         expect(page.locator("[data-testid=messages]")).to_contain_text("book corrected to the engine")
         expect(page.locator("[data-testid=discrepancy-row]")).to_have_count(0)
-        expect(row.locator("[data-testid=quantity]")).to_have_text("10,000")
+        expect(row.locator("[data-testid=quantity]")).to_have_text("1,000")
         expect(page.locator("[data-testid=resolved-recently]")).to_contain_text("by risk")
         assert Discrepancy.objects.get().resolution == Discrepancy.Resolution.ACCEPT_ENGINE
         page.click("[data-testid=force-reconciliation]")
@@ -229,8 +232,8 @@ def test_portfolio_monitoring_scenario(desk, daphne_server, browser, role_users)
 
         # Real-time: a fill elsewhere reaches the open page without a reload.
         page.evaluate("window.__sameDocument = true")
-        _market(trader, "SELL", "4000")
-        expect(row.locator("[data-testid=quantity]")).to_have_text("6,000", timeout=20_000)
+        _market(trader, "BUY", "1000")
+        expect(row.locator("[data-testid=quantity]")).to_have_text("2,000", timeout=20_000)
         assert page.evaluate("window.__sameDocument === true")
         screenshot(page, "5-live-update")
     finally:
