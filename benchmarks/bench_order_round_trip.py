@@ -1,0 +1,228 @@
+"""Order round trip: API POST -> Accepted (a resting limit order) and -> Filled (a market order).
+
+Starts its own stack, sharing nothing with a running desk: a private Redis, a
+throw-away PostgreSQL database, daphne, the real node process on the offline
+venue, and the event bridge. C concurrent API clients (1, 10, 50) each loop:
+POST /api/v1/orders/ with a token, then wait until the order's status arrives
+on the ``orders`` WebSocket topic — what an open page sees. Latency = receipt
+of the status event − the moment the POST was sent. Throughput = completed
+round trips per second at that concurrency; ``sustained_orders_per_s`` is the
+highest throughput measured whose p99 to Accepted stayed within 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+from benchmarks.bench_tick_to_browser import _free_port, _percentile, _wait_port
+
+NAME = "order_round_trip"
+ROOT = Path(__file__).resolve().parent.parent
+LEVELS = tuple(int(x) for x in os.environ.get("ORDER_BENCH_LEVELS", "1,10,50").split(","))
+SECONDS = float(os.environ.get("ORDER_BENCH_SECONDS", "8"))
+GOAL_P99_MS = 100
+GOAL_RATE = 200
+TRADER = "BENCH-RT"
+
+SETUP = """
+from rest_framework.authtoken.models import Token
+from trading.services import reference_data_ensure
+from trading.models import Account
+from monitoring.services import user_create_with_role
+from monitoring.roles import Role
+reference_data_ensure()
+Account.objects.filter(name="SIM-001").update(status="connected")
+user = user_create_with_role(username="bench-trader", password="bench-trader-pass-1", role=Role.TRADER)
+print("TOKEN", Token.objects.get_or_create(user=user)[0].key)
+from django.contrib.sessions.backends.db import SessionStore
+s = SessionStore(); s["_auth_user_id"] = str(user.pk)
+s["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"; s["_auth_user_hash"] = user.get_session_auth_hash()
+s.save(); print("SESSION", s.session_key)
+"""
+BRIDGE = "import threading; from trading.bridge import bridge_run; bridge_run(threading.Event(), trader_id='" + TRADER + "')"
+
+
+def run() -> dict:
+    from django.conf import settings
+
+    sys.path.insert(0, str(ROOT))
+    import psycopg
+
+    tmp = Path(tempfile.mkdtemp(prefix="ni-bench-rt-"))
+    procs: list[subprocess.Popen] = []
+    db = settings.DATABASES["default"]
+    db_name = f"ni_bench_rt_{os.getpid()}"
+    admin_url = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
+    redis_port = _free_port()
+    procs.append(subprocess.Popen(
+        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    _wait_port(redis_port)
+    config = tmp / "node.json"
+    config.write_text(json.dumps({
+        "trader_id": TRADER,
+        "log_level": "ERROR",
+        "cache_database": {"type": "redis"},
+        "risk_engine": {"max_order_submit_rate": "10000/00:00:01", "max_order_modify_rate": "10000/00:00:01"},
+        "simulation": {"tick_rate": 5, "seed": 7, "replay": False},
+    }))
+    env = {**os.environ, "DATABASE_URL": f"{admin_url}/{db_name}", "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+           "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING",
+           "NAUTILUS_CONFIG_PATH": str(config), "NAUTILUS_DATA_PATH": str(tmp / "catalog"), "LOG_DIR": str(tmp),
+           "ORDER_THROTTLE_RATE": "1000000/min", "API_THROTTLE_RATE": "1000000/min",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom")}
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}"')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    detail: dict = {"seconds_per_level": SECONDS}
+    try:
+        py = sys.executable
+        subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        out = subprocess.run([py, "manage.py", "shell", "-c", SETUP], cwd=ROOT, env=env, check=True,
+                             capture_output=True, text=True).stdout
+        token = next(line.split()[1] for line in out.splitlines() if line.startswith("TOKEN"))
+        session = next(line.split()[1] for line in out.splitlines() if line.startswith("SESSION"))
+        procs.append(subprocess.Popen([py, "-m", "trading.node.main", "--config", str(config)], cwd=ROOT, env=env,
+                                      stdout=open(tmp / "node.log", "ab"), stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([py, "manage.py", "shell", "-c", BRIDGE], cwd=ROOT, env=env,
+                                      stdout=open(tmp / "bridge.log", "ab"), stderr=subprocess.STDOUT))
+        web_port = _free_port()
+        procs.append(subprocess.Popen([py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port),
+                                       "config.asgi:application"], cwd=ROOT, env=env,
+                                      stdout=open(tmp / "daphne.log", "ab"), stderr=subprocess.STDOUT))
+        _wait_port(web_port)
+        results = asyncio.run(_bench(web_port, token, session, env["REDIS_URL"]))
+        detail.update(results)
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if os.environ.get("ORDER_BENCH_KEEP"):
+            print(f"logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    worst = max(detail[f"{c}_clients"]["accepted_p99_ms"] for c in LEVELS)
+    return {"value": detail["sustained_orders_per_s"], "unit": "orders/s", "goal": GOAL_RATE,
+            "detail": {**detail, "worst_accepted_p99_ms": worst, "goal_p99_ms": GOAL_P99_MS}}
+
+
+async def _bench(port: int, token: str, session: str, redis_url: str) -> dict:
+    import httpx
+    import redis
+
+    from tests.node.wsclient import WebSocket
+
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 90
+    while client.hget(f"ni:node:{TRADER}", "state") != b"running" or not client.hget("ni:quotes", "EUR/USD.SIM"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the node did not start quoting")
+        await asyncio.sleep(0.1)
+
+    waiters: dict[str, tuple[set[str], asyncio.Future]] = {}
+    seen: dict[str, set[str]] = {}
+    ws = await WebSocket.connect(f"ws://127.0.0.1:{port}/ws/live/?topics=orders", cookie=f"sessionid={session}")
+
+    async def listen():
+        while True:
+            msg = await ws.recv_json()
+            if msg.get("topic") != "orders":
+                continue
+            data = msg["data"]
+            cid, status = data.get("client_order_id"), data.get("status")
+            seen.setdefault(cid, set()).add(status)
+            waiter = waiters.get(cid)
+            if waiter and status in waiter[0] and not waiter[1].done():
+                waiter[1].set_result(time.perf_counter())
+
+    listener = asyncio.create_task(listen())
+    from collections import Counter
+
+    refusals: Counter[str] = Counter()
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    results: dict = {}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30) as http:
+        mid = Decimal(json.loads(client.hget("ni:quotes", "EUR/USD.SIM"))["bid"])
+        resting = str((mid * Decimal("0.95")).quantize(Decimal("0.00001")))
+
+        async def one(kind: str) -> float | None:
+            body = {"account": "SIM-001", "instrument": "EUR/USD.SIM", "side": "BUY", "quantity": "1000",
+                    "idempotency_key": uuid.uuid4().hex}
+            body.update({"order_type": "LIMIT", "price": resting} if kind == "accepted" else {"order_type": "MARKET"})
+            started = time.perf_counter()
+            response = await http.post("/api/v1/orders/", content=json.dumps(body))
+            try:
+                data = response.json()
+            except ValueError:
+                data = {}
+            if response.status_code != 201 or data.get("status") != "APPROVED":
+                refusals[f"{response.status_code} {data.get('status', '')} {data.get('status_reason', '')[:60]}"] += 1
+                return None
+            target = {"ACCEPTED", "PARTIALLY_FILLED", "FILLED"} if kind == "accepted" else {"FILLED"}
+            cid = data["client_order_id"]
+            future = asyncio.get_running_loop().create_future()
+            waiters[cid] = (target, future)
+            if seen.get(cid, set()) & target:
+                return None  # raced ahead of our registration: not measurable, skip it
+            try:
+                finished = await asyncio.wait_for(future, timeout=10)
+            except TimeoutError:
+                return None
+            finally:
+                waiters.pop(cid, None)
+            return (finished - started) * 1000
+
+        # Warm up until the web process's gate has prices (NO_PRICE rejections until then).
+        warm_deadline = time.monotonic() + 60
+        while await one("accepted") is None:
+            if time.monotonic() > warm_deadline:
+                raise RuntimeError("orders are not being approved (see the gate's reasons)")
+
+        sustained = 0.0
+        for clients in LEVELS:
+            level: dict = {}
+            for kind in ("accepted", "filled"):
+                latencies: list[float] = []
+                failures = 0
+                stop_at = time.monotonic() + SECONDS
+                started = time.monotonic()
+
+                async def worker():
+                    nonlocal failures
+                    while time.monotonic() < stop_at:
+                        ms = await one(kind)
+                        if ms is None:
+                            failures += 1
+                        else:
+                            latencies.append(ms)
+
+                await asyncio.gather(*(worker() for _ in range(clients)))
+                elapsed = time.monotonic() - started
+                level[f"{kind}_p50_ms"] = round(_percentile(latencies, 50), 1)
+                level[f"{kind}_p99_ms"] = round(_percentile(latencies, 99), 1)
+                level[f"{kind}_orders_per_s"] = round(len(latencies) / elapsed, 1)
+                level[f"{kind}_unmeasured"] = failures
+            results[f"{clients}_clients"] = level
+            if level["accepted_p99_ms"] <= GOAL_P99_MS:
+                sustained = max(sustained, level["accepted_orders_per_s"])
+        results["sustained_orders_per_s"] = sustained
+        results["refusals"] = dict(refusals.most_common(5))
+    listener.cancel()
+    await ws.close()
+    return results
