@@ -40,8 +40,13 @@ def role_users(db):
     return make_role_users()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
+    """Debian's Chromium through Playwright, for one test.
+
+    Not session-scoped: Playwright's sync API keeps an asyncio loop running on the
+    main thread while it is open, and every later test that calls asyncio.run or
+    async_to_sync (WebSocket clients, Channels publishes) would fail in a full run."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -144,7 +144,8 @@ def test_risk_gate_is_down_when_the_monitor_is_silent_and_degraded_when_halted(c
     assert "drill" in body["detail"]
 
 
-def test_f8_integration_is_down_while_reconciliation_lags(client, redis_conn):
+def test_f8_integration_is_down_while_reconciliation_lags(client, redis_conn, db):
+    """The check also reads the F8 outbox backlog, which lives in PostgreSQL."""
     from portfolio.status import SYNC_KEY
 
     status, body = _component(client, "f8-integration")
