@@ -76,3 +76,15 @@ def celery_worker(transactional_db):
     proc = start_celery_worker("default-test", "default", pool="threads", extra=["--concurrency", "2"])
     yield proc
     proc.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the risk gate's background thread before the test Redis goes away at exit,
+    so the run ends on pytest's summary instead of that thread's reconnect warnings."""
+    import logging
+
+    from risk.gate import runtime
+
+    if runtime._runtime is not None:
+        runtime._runtime.stop()
+    logging.raiseExceptions = False
