@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "nautilus_bench"
+BENCH_DB = os.environ.get("BENCH_DATABASE_NAME", "nautilus_bench")
 
 
 def _admin_params() -> dict:
