@@ -137,7 +137,13 @@ def pnl_attribution(
         settle = inst.quote_currency
         in_settlement = commission if commission_ccy in ("", settle) else ZERO
         after = apply_fill(
-            before, side=side, quantity=qty, price=price, commission=in_settlement, multiplier=inst.multiplier
+            before,
+            side=side,
+            quantity=qty,
+            price=price,
+            currency=settle,
+            commission=in_settlement,
+            multiplier=inst.multiplier,
         )
         states[key] = after
         if start is not None and ts < start:

@@ -5,16 +5,44 @@ direction move the average open price; fills against it realise
 ``closed_qty * (fill_px - avg_open) * direction * multiplier``; a fill larger
 than the position flips it, opening the remainder at the fill price; every
 commission in the settlement currency is subtracted from realised P&L.
+
+Realised P&L is booked per fill in the settlement currency's minor units
+(rounded half away from zero), as Nautilus books it (``Money`` at the
+currency's precision on every fill): kept exact instead, the book would drift
+from the engine by up to half a minor unit per fill. Unrealised P&L is a
+valuation, not a booking, and stays exact.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 ZERO = Decimal("0")
 # Average prices are stored with 10 decimals (the DB column); P&L stays exact.
 AVG_PRICE_QUANTUM = Decimal("1e-10")
+# Minor units of the currencies whose precision is not 2, as Nautilus's currency
+# table has them (tests/portfolio/test_book.py holds the two tables equal).
+CURRENCY_PRECISION = {
+    **dict.fromkeys(("JPY", "KRW"), 0),
+    **dict.fromkeys(("ADA", "USDC.e", "XRP", "XTZ", "pUSD"), 6),
+    **dict.fromkeys(
+        (
+            "AAVE ACA ARB AVAX BCH BIO BNB BRZ BSV BTC BTTC BUSD CRV DASH DOGE DOT ENA EOS ETH ETHW FDUSD HYPE "
+            "JOE LINK LTC LUNA NBT PROVE SOL SUI TRX TRYB TUSD UNI USDC USDP USDT VTC WSB XBT XEC XLM XMR ZEC"
+        ).split(),
+        8,
+    ),
+}
+
+
+def currency_precision(currency: str) -> int:
+    return CURRENCY_PRECISION.get(currency, 2)
+
+
+def money_round(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` in ``currency``'s minor units, half away from zero like Nautilus's ``Money``."""
+    return amount.quantize(Decimal(1).scaleb(-currency_precision(currency)), ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -45,10 +73,11 @@ def apply_fill(
     side: str,
     quantity: Decimal,
     price: Decimal,
+    currency: str,
     commission: Decimal = ZERO,
     multiplier: Decimal = Decimal("1"),
 ) -> PositionState:
-    """The position after one fill. ``commission`` is in the settlement currency."""
+    """The position after one fill. ``currency`` is the settlement currency, which ``commission`` is in."""
     if not price.is_finite() or price <= ZERO:
         raise ValueError(f"fill price must be positive and finite, got {price}")
     delta = signed_quantity(side, quantity)
@@ -63,7 +92,7 @@ def apply_fill(
 
     closing = min(abs(q), quantity)
     direction = Decimal(1) if q > ZERO else Decimal(-1)
-    realized += closing * (price - state.avg_price) * direction * multiplier
+    realized += money_round(closing * (price - state.avg_price) * direction * multiplier, currency)
     new_q = q + delta
     if new_q == ZERO:
         return PositionState(ZERO, ZERO, realized, commissions)

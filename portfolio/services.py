@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import models
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from monitoring.broadcast import publish_on_commit
 from portfolio.book import PositionState, apply_fill, unrealized_pnl
 from portfolio.models import CashBalance, Position
-from trading.models import Account, Instrument
+from trading.models import PRICE, Account, Instrument
+
+if TYPE_CHECKING:
+    from trading.market_data.quotes import Quote
+
+DECIMAL = models.DecimalField(**PRICE)
 
 
 def _position_for_update(*, account: Account, instrument: Instrument, strategy_id: int | None) -> Position:
@@ -59,7 +68,13 @@ def position_apply_fill(
     in_settlement = commission if commission_currency in ("", settlement) else Decimal("0")
     before = PositionState(position.quantity, position.avg_price, position.realized_pnl, position.commissions)
     after = apply_fill(
-        before, side=side, quantity=quantity, price=price, commission=in_settlement, multiplier=instrument.multiplier
+        before,
+        side=side,
+        quantity=quantity,
+        price=price,
+        currency=settlement,
+        commission=in_settlement,
+        multiplier=instrument.multiplier,
     )
     was_flat = before.is_flat
     position.quantity = after.quantity
@@ -102,17 +117,44 @@ def position_payload(position: Position) -> dict:
     }
 
 
-@transaction.atomic
-def positions_mark(*, marks: dict[str, Decimal]) -> int:
-    """Re-mark open positions at the given prices (instrument id -> price). Returns rows changed."""
+def positions_mark(*, quotes: Mapping[str, Quote]) -> int:
+    """Re-mark open positions at the quotes given (instrument id -> quote). Returns rows changed.
+
+    Longs are marked at the bid and shorts at the ask — what closing them would
+    fetch, and the prices Nautilus's portfolio values open positions at, so the
+    stored unrealised P&L is the engine's. One UPDATE per quoted instrument,
+    computed from the row as it is when the update takes its lock: a fill
+    committing meanwhile is never overwritten with a stale quantity or average.
+    """
     changed = 0
-    for position in Position.objects.select_for_update(of=("self",)).select_related("instrument").exclude(quantity=0):
-        mark = marks.get(position.instrument.instrument_id)
-        if mark is None or mark == position.mark_price:
+    multipliers = dict(
+        Instrument.objects.filter(instrument_id__in=list(quotes)).values_list("instrument_id", "multiplier")
+    )
+    for instrument_id, multiplier in multipliers.items():
+        quote = quotes[instrument_id]
+        if quote.bid <= 0 or quote.ask <= 0:
             continue
-        state = PositionState(position.quantity, position.avg_price, position.realized_pnl, position.commissions)
-        position.mark_price = mark
-        position.unrealized_pnl = unrealized_pnl(state, mark, position.instrument.multiplier)
-        position.save(update_fields=["mark_price", "unrealized_pnl", "updated_at"])
-        changed += 1
+        bid, ask = Value(quote.bid, output_field=DECIMAL), Value(quote.ask, output_field=DECIMAL)
+        mark = Case(When(quantity__gt=0, then=bid), default=ask, output_field=DECIMAL)
+        stale = (
+            Q(mark_price=None)
+            | (Q(quantity__gt=0) & ~Q(mark_price=quote.bid))
+            | (Q(quantity__lt=0) & ~Q(mark_price=quote.ask))
+        )
+        changed += (
+            Position.objects.filter(stale, instrument__instrument_id=instrument_id)
+            .exclude(quantity=0)
+            .update(
+                mark_price=mark,
+                unrealized_pnl=F("quantity") * (mark - F("avg_price")) * Value(multiplier, output_field=DECIMAL),
+                updated_at=Now(),
+            )
+        )
     return changed
+
+
+def positions_mark_live() -> int:
+    """Mark the book at the latest quotes the node wrote to Redis (the periodic ``portfolio.mark`` task)."""
+    from trading.market_data.quotes import latest_quotes
+
+    return positions_mark(quotes=latest_quotes())

@@ -8,6 +8,13 @@ def reconcile() -> dict:
     return reconcile_all()
 
 
+@shared_task(name="portfolio.mark", ignore_result=True)
+def mark() -> int:
+    from portfolio.services import positions_mark_live
+
+    return positions_mark_live()
+
+
 # The F8 connector's and the performance history's tasks live in portfolio/f8/tasks.py;
 # imported here so Celery's autodiscovery (which looks for <app>.tasks) registers them.
 from portfolio.f8.tasks import f8_sync, snapshot  # noqa: E402, F401

@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from portfolio.book import PositionState, apply_fill, unrealized_pnl
+from portfolio.book import PositionState, apply_fill, currency_precision, money_round, unrealized_pnl
 
 # (side, qty, price, commission in USD)
 EURUSD_SEQUENCE = [
@@ -53,7 +53,7 @@ def _nautilus_position(sequence):
 def _book(sequence):
     state = PositionState()
     for side, qty, px, fee in sequence:
-        state = apply_fill(state, side=side, quantity=qty, price=px, commission=fee)
+        state = apply_fill(state, side=side, quantity=qty, price=px, currency="USD", commission=fee)
     return state
 
 
@@ -80,8 +80,10 @@ def test_unrealized_pnl_matches_nautilus_position():
 
 
 def test_long_to_short_flip_realises_the_closed_part_and_opens_the_rest_at_the_fill_price():
-    state = apply_fill(PositionState(), side="BUY", quantity=D("100"), price=D("190.00"), commission=D("1"))
-    state = apply_fill(state, side="SELL", quantity=D("150"), price=D("195.00"), commission=D("1.5"))
+    state = apply_fill(
+        PositionState(), side="BUY", quantity=D("100"), price=D("190.00"), currency="USD", commission=D("1")
+    )
+    state = apply_fill(state, side="SELL", quantity=D("150"), price=D("195.00"), currency="USD", commission=D("1.5"))
 
     assert state.quantity == D("-50")
     assert state.avg_price == D("195.00")
@@ -90,13 +92,32 @@ def test_long_to_short_flip_realises_the_closed_part_and_opens_the_rest_at_the_f
 
 
 def test_short_position_profits_when_price_falls():
-    state = apply_fill(PositionState(), side="SELL", quantity=D("2"), price=D("3400.00"))
+    state = apply_fill(PositionState(), side="SELL", quantity=D("2"), price=D("3400.00"), currency="USD")
     assert unrealized_pnl(state, D("3300.00")) == D("200.00")
-    state = apply_fill(state, side="BUY", quantity=D("2"), price=D("3300.00"))
+    state = apply_fill(state, side="BUY", quantity=D("2"), price=D("3300.00"), currency="USD")
     assert state.is_flat and state.realized_pnl == D("200.00")
 
 
 @pytest.mark.parametrize("bad", [D("0"), D("-1"), D("NaN"), D("Infinity")])
 def test_rejects_non_positive_or_non_finite_fill_quantities(bad):
     with pytest.raises(ValueError, match="quantity"):
-        apply_fill(PositionState(), side="BUY", quantity=bad, price=D("1"))
+        apply_fill(PositionState(), side="BUY", quantity=bad, price=D("1"), currency="USD")
+
+
+def test_currency_precisions_are_nautilus_currency_table():
+    import nautilus_trader.model.currencies as currencies
+    from nautilus_trader.model.objects import Currency
+
+    theirs = {c.code: c.precision for c in vars(currencies).values() if isinstance(c, Currency)}
+    assert theirs and {code: currency_precision(code) for code in theirs} == theirs
+
+
+def test_realised_pnl_is_booked_per_fill_in_minor_units_like_nautilus_money():
+    from nautilus_trader.model.currencies import JPY, USD
+    from nautilus_trader.model.objects import Money
+
+    # 1000 * 0.0005 = 0.5 yen: half away from zero on each fill, as Money(0.5, JPY) is 1 yen.
+    state = apply_fill(PositionState(), side="BUY", quantity=D("1000"), price=D("151.500"), currency="JPY")
+    state = apply_fill(state, side="SELL", quantity=D("1000"), price=D("151.5005"), currency="JPY")
+    assert state.realized_pnl == D("1") == Money(0.5, JPY).as_decimal()
+    assert money_round(D("-0.005"), "USD") == D("-0.01") == Money(-0.005, USD).as_decimal()

@@ -42,7 +42,9 @@ def test_partial_then_full_fill_moves_order_and_position():
     assert position.quantity == D("10000")
     assert position.realized_pnl == D("-2.17")
     # The account opens at its starting balance; the two commissions come off it.
-    assert CashBalance.objects.get(account=order.account, currency="USD").total == order.account.starting_balance - D("2.17")
+    assert CashBalance.objects.get(account=order.account, currency="USD").total == order.account.starting_balance - D(
+        "2.17"
+    )
 
 
 def test_replayed_fill_changes_nothing():
@@ -54,7 +56,11 @@ def test_replayed_fill_changes_nothing():
     assert order_fill_record(report) is None
 
     after = Position.objects.get(pk=before.pk)
-    assert (after.quantity, after.realized_pnl, after.avg_price) == (before.quantity, before.realized_pnl, before.avg_price)
+    assert (after.quantity, after.realized_pnl, after.avg_price) == (
+        before.quantity,
+        before.realized_pnl,
+        before.avg_price,
+    )
     assert Fill.objects.filter(order=order).count() == 1
     assert order.events.filter(to_status="FILLED").count() == 1
 

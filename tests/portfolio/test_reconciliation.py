@@ -77,7 +77,9 @@ def test_hold_policy_waits_for_a_person_and_alerts_once(book, role_users):
 def test_trader_cannot_resolve_a_discrepancy(book, role_users):
     reconcile(account=book, engine=_engine(EUR_USD="1000"))
     with pytest.raises(PermissionError):
-        discrepancy_resolve(discrepancy_id=Discrepancy.objects.get().pk, user=role_users[Role.TRADER], action="keep_book")
+        discrepancy_resolve(
+            discrepancy_id=Discrepancy.objects.get().pk, user=role_users[Role.TRADER], action="keep_book"
+        )
 
 
 def test_a_difference_that_goes_away_is_marked_converged(book):
