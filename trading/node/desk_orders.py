@@ -275,21 +275,40 @@ class DeskOrders(Strategy):
         self._outbox.put(("event", type_, body, cid))
 
     def _publish_positions(self, _event=None) -> None:
-        net: dict[str, Decimal] = {}
-        avg: dict[str, str] = {}
-        realized: dict[str, Decimal] = {}
-        for position in self.cache.positions():
-            key = position.instrument_id.value
-            realized[key] = realized.get(key, Decimal(0)) + (
-                position.realized_pnl.as_decimal() if position.realized_pnl is not None else Decimal(0)
-            )
-            if position.is_open:
-                net[key] = net.get(key, Decimal(0)) + position.signed_decimal_qty()
-                avg[key] = str(position.avg_px_open)
-        snapshot = {
-            key: {"quantity": str(net.get(key, Decimal(0))), "avg_px": avg.get(key), "realized_pnl": str(realized[key])}
-            for key in realized
-        }
+        """Per instrument the engine has traded: net position, average open price and the portfolio's
+        own realised and unrealised P&L, with what they are valued at.
+
+        The P&L is ``Portfolio.realized_pnl`` / ``unrealized_pnl`` as Nautilus reports it, in
+        ``pnl_currency`` (the account's base currency when it has one, converted at ``xrate``
+        from the settlement currency), and the unrealised P&L at the ``bid`` (longs) or ``ask``
+        (shorts) given: enough for the book to be checked against the engine to the cent.
+        """
+        from nautilus_trader.model.enums import PriceType
+
+        snapshot = {}
+        for instrument_id in sorted({p.instrument_id for p in self.cache.positions()}, key=str):
+            open_positions = self.cache.positions_open(instrument_id=instrument_id)
+            realized = self.portfolio.realized_pnl(instrument_id)
+            unrealized = self.portfolio.unrealized_pnl(instrument_id)
+            quote = self.cache.quote_tick(instrument_id)
+            instrument = self.cache.instrument(instrument_id)
+            account = self.cache.account_for_venue(instrument_id.venue)
+            settlement = instrument.get_cost_currency() if instrument is not None else None
+            xrate = None
+            if account is not None and account.base_currency is not None and settlement is not None:
+                xrate = self.cache.get_xrate(instrument_id.venue, settlement, account.base_currency, PriceType.MID)
+            money = realized if realized is not None else unrealized
+            snapshot[instrument_id.value] = {
+                "quantity": str(self.portfolio.net_position(instrument_id)),
+                "avg_px": str(open_positions[-1].avg_px_open) if open_positions else None,
+                "realized_pnl": None if realized is None else str(realized.as_decimal()),
+                "unrealized_pnl": None if unrealized is None else str(unrealized.as_decimal()),
+                "pnl_currency": None if money is None else money.currency.code,
+                "settlement_currency": None if settlement is None else settlement.code,
+                "xrate": None if xrate is None else repr(xrate),
+                "bid": None if quote is None else str(quote.bid_price),
+                "ask": None if quote is None else str(quote.ask_price),
+            }
         self._outbox.put(("positions", time.time(), snapshot))
 
     def _writer(self) -> None:
