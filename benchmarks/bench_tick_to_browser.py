@@ -5,7 +5,7 @@ throw-away PostgreSQL database (migrated, with 20 SIM instruments), daphne,
 and the real node process (``python -m trading.node.main``) with the offline
 venue ticking at 100 and then 1,000 quotes/s in total over 20 instruments.
 50 clients subscribe to ``/ws/live/?topics=quotes`` with a Viewer session.
-Latency per received quote = receipt wall time − the quote's ``ts`` (the node
+Latency per received quote = receipt wall time - the quote's ``ts`` (the node
 clock's creation time, ns). Conflation is on as in production (a quote
 superseded before its flush is never sent), so this measures the quotes that
 reach the page. Node CPU share: psutil over the measurement window.
@@ -57,7 +57,7 @@ def _percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 SETUP = """
@@ -76,7 +76,8 @@ for n in range(Instrument.objects.filter(venue=sim).count(), 20):
         reference_price=D("100.00")))
 user = user_create_with_role(username="bench-viewer", password="bench-viewer-pass-1", role=Role.VIEWER)
 s = SessionStore(); s["_auth_user_id"] = str(user.pk)
-s["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"; s["_auth_user_hash"] = user.get_session_auth_hash()
+s["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+s["_auth_user_hash"] = user.get_session_auth_hash()
 s.save(); print("SESSION", s.session_key)
 """
 
@@ -96,13 +97,36 @@ def run() -> dict:
     import psycopg
 
     redis_port = _free_port()
-    procs.append(subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    procs.append(
+        subprocess.Popen(
+            [
+                shutil.which("redis-server") or "/usr/bin/redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
     _wait_port(redis_port)
-    env = {**os.environ, "DATABASE_URL": f"{admin_url}/{db_name}", "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-           "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING",
-           "NAUTILUS_DATA_PATH": str(tmp / "catalog"), "LOG_DIR": str(tmp)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{admin_url}/{db_name}",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONUNBUFFERED": "1",
+        "LOG_LEVEL": "WARNING",
+        "NAUTILUS_DATA_PATH": str(tmp / "catalog"),
+        "LOG_DIR": str(tmp),
+    }
     with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db_name}"')
         conn.execute(f'CREATE DATABASE "{db_name}"')
@@ -110,16 +134,23 @@ def run() -> dict:
     try:
         py = sys.executable
         subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        out = subprocess.run([py, "manage.py", "shell", "-c", SETUP], cwd=ROOT, env=env, check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [py, "manage.py", "shell", "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        ).stdout
         session = next(line.split()[1] for line in out.splitlines() if line.startswith("SESSION"))
         web_port = _free_port()
-        procs.append(subprocess.Popen([py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port),
-                                       "config.asgi:application"], cwd=ROOT, env=env,
-                                      stdout=open(tmp / "daphne.log", "ab"), stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "config.asgi:application"],
+                cwd=ROOT,
+                env=env,
+                stdout=open(tmp / "daphne.log", "ab"),
+                stderr=subprocess.STDOUT,
+            )
+        )
         _wait_port(web_port)
         for rate in RATES:
-            detail[f"{rate}/s"] = _measure(rate, tmp, env, web_port, session, WebSocket, psutil)
+            detail[f"{rate}/s"] = _measure(rate, tmp, env, web_port, session, WebSocket, psutil, procs[-1].pid)
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
@@ -134,7 +165,7 @@ def run() -> dict:
     return {"value": top["p99_ms"], "unit": "ms", "goal": GOAL_MS, "detail": detail}
 
 
-def _measure(rate: int, tmp: Path, env: dict, web_port: int, session: str, WebSocket, psutil) -> dict:
+def _measure(rate: int, tmp: Path, env: dict, web_port: int, session: str, WebSocket, psutil, web_pid: int) -> dict:
     config = {
         "trader_id": "BENCH-001",
         "log_level": "ERROR",
@@ -144,9 +175,13 @@ def _measure(rate: int, tmp: Path, env: dict, web_port: int, session: str, WebSo
     }
     path = tmp / f"node-{rate}.json"
     path.write_text(json.dumps(config))
-    node = subprocess.Popen([sys.executable, "-m", "trading.node.main", "--config", str(path)], cwd=ROOT,
-                            env={**env, "NAUTILUS_CONFIG_PATH": str(path)},
-                            stdout=open(tmp / f"node-{rate}.log", "ab"), stderr=subprocess.STDOUT)
+    node = subprocess.Popen(
+        [sys.executable, "-m", "trading.node.main", "--config", str(path)],
+        cwd=ROOT,
+        env={**env, "NAUTILUS_CONFIG_PATH": str(path)},
+        stdout=open(tmp / f"node-{rate}.log", "ab"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         import redis
 
@@ -156,15 +191,26 @@ def _measure(rate: int, tmp: Path, env: dict, web_port: int, session: str, WebSo
             if time.monotonic() > deadline or node.poll() is not None:
                 raise RuntimeError(f"node did not start (see {tmp}/node-{rate}.log)")
             time.sleep(0.1)
-        latencies, counts = asyncio.run(_collect(web_port, session, WebSocket, node.pid, psutil))
-        lat, cpu = latencies
+        procs = {"node": psutil.Process(node.pid), "web": psutil.Process(web_pid), "clients": psutil.Process()}
+        samples, cpu, counts = asyncio.run(_collect(web_port, session, WebSocket, procs))
+        lat = [total for total, _ in samples]
+        in_node = [node_part for _, node_part in samples]
         return {
             "p50_ms": round(_percentile(lat, 50), 2),
             "p99_ms": round(_percentile(lat, 99), 2),
             "max_ms": round(max(lat), 2) if lat else None,
+            # The same quotes, creation to the node's publish (the frame's "sent"): the rest is
+            # Redis, the web process, the sockets and the clients.
+            "in_node_p50_ms": round(_percentile(in_node, 50), 2),
+            "in_node_p99_ms": round(_percentile(in_node, 99), 2),
             "received_per_client_per_s": round(counts / CLIENTS / WINDOW, 1),
-            "node_cpu_percent_of_one_core": round(cpu, 1),
-            "node_cpu_share_of_machine": round(cpu / psutil.cpu_count() / 100, 3),
+            "node_cpu_percent_of_one_core": round(cpu["node"], 1),
+            "node_cpu_share_of_machine": round(cpu["node"] / psutil.cpu_count() / 100, 3),
+            # Where the rest of the time goes: daphne serving the 50 sockets, and this
+            # process being the 50 "browsers" (on the same machine, so it competes with both).
+            "web_cpu_percent_of_one_core": round(cpu["web"], 1),
+            "clients_cpu_percent_of_one_core": round(cpu["clients"], 1),
+            "machine_load_1m": round(os.getloadavg()[0], 2),
         }
     finally:
         node.send_signal(signal.SIGTERM)
@@ -174,38 +220,32 @@ def _measure(rate: int, tmp: Path, env: dict, web_port: int, session: str, WebSo
             node.kill()
 
 
-async def _collect(web_port: int, session: str, WebSocket, node_pid: int, psutil):
+async def _collect(web_port: int, session: str, WebSocket, procs: dict):
     url = f"ws://127.0.0.1:{web_port}/ws/live/?topics=quotes"
     sockets = [await WebSocket.connect(url, cookie=f"sessionid={session}") for _ in range(CLIENTS)]
-    latencies: list[float] = []
-    received = 0
-    proc = psutil.Process(node_pid)
+    latencies: list[tuple[float, float]] = []
     # Every socket is read from the start; only the window after the warm-up is recorded
     # (otherwise what queued while the 50 sockets were opening would count as latency).
     record_from = time.monotonic() + 2.0
     stop_at = record_from + WINDOW
-    cpu_started = False
 
     async def reader(ws):
-        nonlocal received, cpu_started
-        while time.monotonic() < stop_at:
-            try:
-                msg = await asyncio.wait_for(ws.recv_json(), timeout=max(0.01, stop_at - time.monotonic()))
-            except TimeoutError:
-                break
+        while True:
+            msg = await ws.recv_json()
             now = time.time_ns()
-            if time.monotonic() < record_from:
-                continue
-            if not cpu_started:
-                cpu_started = True
-                proc.cpu_percent(None)
-            if msg.get("topic") == "quotes" and msg.get("event") == "tick":
-                for q in msg["data"]["quotes"]:
-                    latencies.append((now - q["ts"]) / 1e6)
-                    received += 1
+            if time.monotonic() >= record_from and msg.get("topic") == "quotes" and msg.get("event") == "tick":
+                sent = msg["data"]["sent"]
+                latencies.extend(((now - q["ts"]) / 1e6, (sent - q["ts"]) / 1e6) for q in msg["data"]["quotes"])
 
-    await asyncio.gather(*(reader(ws) for ws in sockets))
-    cpu = proc.cpu_percent(None)
+    readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+    await asyncio.sleep(record_from - time.monotonic())
+    for proc in procs.values():
+        proc.cpu_percent(None)
+    await asyncio.sleep(stop_at - time.monotonic())
+    cpu = {name: proc.cpu_percent(None) for name, proc in procs.items()}
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
     for ws in sockets:
         await ws.close()
-    return (latencies, cpu), received
+    return latencies, cpu, len(latencies)

@@ -6,7 +6,10 @@ Channels group per topic and forwards ``desk.event`` messages published by
 
 The "status" topic is also fed by the per-process ``StatusHub`` straight onto
 the socket, not through the channel layer: the channel layer lives in Redis,
-and the indicators must turn red precisely when Redis is gone.
+and the indicators must turn red precisely when Redis is gone. The "quotes"
+topic is fed by the per-process ``QuoteFanout`` (one Redis subscription per
+web process, each batch encoded once by the node): through the channel layer
+every batch cost one Redis message and one JSON encoding per socket.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.template.loader import render_to_string
 from monitoring.broadcast import TOPICS
 from monitoring.roles import Role, has_role
 from monitoring.status import StatusHub
+from trading.market_data.fanout import QuoteFanout
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +78,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self._groups_joined = await self._join_groups()
         if "status" in self.topics:
             await StatusHub.for_running_loop().subscribe(self._push_status)
+        if "quotes" in self.topics:
+            QuoteFanout.for_running_loop().subscribe(self._push_frame)
 
     async def disconnect(self, code) -> None:
         if "status" in self.topics:
             StatusHub.for_running_loop().unsubscribe(self._push_status)
+        if "quotes" in self.topics:
+            QuoteFanout.for_running_loop().unsubscribe(self._push_frame)
         if self._groups_joined:
             for topic in self.topics:
                 try:
@@ -95,6 +103,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def desk_event(self, message: dict) -> None:
         await self.send_json({"topic": message["topic"], "event": message["event"], "data": message["data"]})
+
+    async def _push_frame(self, frame: str) -> None:
+        await self.send(text_data=frame)
 
     async def _push_status(self, status: dict) -> None:
         # The strip's markup comes from the same partial the page rendered, so

@@ -5,9 +5,9 @@ instrument's quotes and trades and, per tick, only appends a tuple to a list
 under a lock. ``MarketDataPublisher`` is a thread with its own asyncio loop
 that drains that list every ``flush_interval_ms``: it feeds the quality
 monitor, writes the latest quote per instrument to ``ni:quotes`` (conflated:
-one HSET per instrument per flush, whatever the tick rate), pushes a batch to
-the "quotes" topic with at most ``broadcast_max_per_second`` updates per
-instrument, and once a second writes ``ni:feeds``, ``ni:feed:instruments`` and
+one HSET per instrument per flush, whatever the tick rate), publishes a batch
+for the pages' "quotes" topic with at most ``broadcast_max_per_second`` updates
+per instrument (``trading.market_data.fanout``), and once a second writes ``ni:feeds``, ``ni:feed:instruments`` and
 the node heartbeat. A slow Redis or browser slows this thread, never the node.
 
 The heartbeat is only written while the event loop keeps ticking
@@ -32,6 +32,7 @@ from nautilus_trader.config import ActorConfig
 
 from monitoring.broadcast import apublish
 from monitoring.redis_client import redis_client
+from trading.market_data.fanout import QUOTES_CHANNEL, quotes_frame
 from trading.market_data.quality import FeedMonitor
 from trading.market_data.quotes import FEEDS_KEY, QUOTES_KEY
 from trading.node.config import MarketDataSettings
@@ -100,8 +101,7 @@ class QuoteBridgeActor(Actor):
 
     def on_quote_tick(self, tick) -> None:
         iid = str(tick.instrument_id)
-        self._sink.put_quote((iid, str(tick.bid_price), str(tick.ask_price), tick.ts_event,
-                              self._venues.get(iid, "")))
+        self._sink.put_quote((iid, str(tick.bid_price), str(tick.ask_price), tick.ts_event, self._venues.get(iid, "")))
 
     def on_trade_tick(self, tick) -> None:
         self._sink.put_trade(str(tick.instrument_id), str(tick.price))
@@ -134,11 +134,12 @@ class MarketDataPublisher(threading.Thread):
         interval = self.settings.flush_interval_ms / 1000
         next_second = 0.0
         while not self.stop_event.is_set():
-            # Wait for data, but never longer than a second (the heartbeat must go on).
-            self.sink.event.wait(timeout=0.5)
+            # Wait for data, but never longer than a second (the heartbeat must go on),
+            # nor past the next flush while updates held back by the rate limit are pending.
+            self.sink.event.wait(timeout=interval if self._pending else 0.5)
             started = time.monotonic()
             try:
-                await self._flush()
+                self._flush()
                 if started >= next_second:
                     next_second = started + 1.0
                     await self._every_second()
@@ -149,8 +150,31 @@ class MarketDataPublisher(threading.Thread):
             if spent < interval:
                 self.stop_event.wait(interval - spent)
 
-    async def _flush(self) -> None:
+    def _flush(self) -> None:
         quotes, trades = self.sink.drain()
+        changed = self._changes(quotes, trades)
+        self._last.update(changed)
+        self._pending.update(changed)
+        batch = self._due_batch()
+        if not changed and not batch:
+            return
+        # One round trip per flush: the latest quotes, the tick history and the
+        # pages' frame (encoded once here, fanned out per web process by
+        # trading.market_data.fanout) travel in the same pipeline.
+        pipe = redis_client().pipeline(transaction=False)
+        if changed:
+            pipe.hset(QUOTES_KEY, mapping={iid: json.dumps(q) for iid, q in changed.items()})
+        for iid, q in changed.items():
+            key = TICKS_KEY.format(instrument_id=iid)
+            pipe.rpush(key, f"{q['ts']} {q['bid']} {q['ask']}")
+            pipe.ltrim(key, -TICKS_KEEP, -1)
+        if batch:
+            pipe.publish(QUOTES_CHANNEL, quotes_frame(batch, sent_ns=time.time_ns()))
+        pipe.execute()
+        self.published += len(batch)
+
+    def _changes(self, quotes: list[tuple], trades: dict[str, str]) -> dict[str, dict]:
+        """The latest state of every instrument that ticked since the last flush (conflated)."""
         changed: dict[str, dict] = {}
         day = time.time_ns() // DAY_NS
         for iid, bid, ask, ts, source in quotes:
@@ -159,39 +183,29 @@ class MarketDataPublisher(threading.Thread):
             # "open" is the first mid of the UTC day: the Markets page's change is measured from it.
             if iid not in self._open or self._open[iid][0] != day:
                 self._open[iid] = (day, str((Decimal(bid) + Decimal(ask)) / 2))
-            changed[iid] = {"bid": bid, "ask": ask, "last": prev["last"] if prev else None, "ts": ts, "source": source,
-                            "open": self._open[iid][1]}
+            changed[iid] = {
+                "bid": bid,
+                "ask": ask,
+                "last": prev["last"] if prev else None,
+                "ts": ts,
+                "source": source,
+                "open": self._open[iid][1],
+            }
         for iid, price in trades.items():
             if iid in changed:
                 changed[iid]["last"] = price
             elif iid in self._last:
                 changed[iid] = {**self._last[iid], "last": price}
-        if not changed:
-            return
-        self._last.update(changed)
-        client = redis_client()
-        pipe = client.pipeline(transaction=False)
-        pipe.hset(QUOTES_KEY, mapping={iid: json.dumps(q) for iid, q in changed.items()})
-        for iid, q in changed.items():
-            key = TICKS_KEY.format(instrument_id=iid)
-            pipe.rpush(key, f"{q['ts']} {q['bid']} {q['ask']}")
-            pipe.ltrim(key, -TICKS_KEEP, -1)
-        pipe.execute()
-        self._pending.update(changed)
-        await self._broadcast()
+        return changed
 
-    async def _broadcast(self) -> None:
+    def _due_batch(self) -> list[dict]:
+        """Pending updates of instruments not pushed within the last ``1/broadcast_max_per_second``."""
         now = time.monotonic()
         min_gap = 1.0 / self.settings.broadcast_max_per_second
-        due = {iid: q for iid, q in self._pending.items() if now - self._last_broadcast.get(iid, 0) >= min_gap}
-        if not due:
-            return
+        due = [iid for iid in self._pending if now - self._last_broadcast.get(iid, 0) >= min_gap]
         for iid in due:
             self._last_broadcast[iid] = now
-            del self._pending[iid]
-        batch = [{"instrument_id": iid, **q} for iid, q in due.items()]
-        await apublish("quotes", "tick", {"quotes": batch, "sent": time.time_ns()})
-        self.published += len(batch)
+        return [{"instrument_id": iid, **self._pending.pop(iid)} for iid in due]
 
     async def _every_second(self) -> None:
         now_ns = time.time_ns()
