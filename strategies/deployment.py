@@ -23,6 +23,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -50,6 +51,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
 }
 NODE_STATES_KEY = "ni:node:{trader_id}:strategies"
 DEFAULT_LIVE_MIN_SIMULATION = timedelta(days=1)
+DEFAULT_LIVE_DRIFT_BOUND_PP = Decimal("0.50")
 
 
 def live_min_simulation() -> timedelta:
@@ -59,6 +61,24 @@ def live_min_simulation() -> timedelta:
     """
     seconds = getattr(settings, "STRATEGY_LIVE_MIN_SIMULATION_SECONDS", None)
     return timedelta(seconds=int(seconds)) if seconds is not None else DEFAULT_LIVE_MIN_SIMULATION
+
+
+def live_drift_bound(version: StrategyVersion) -> tuple[Decimal, str]:
+    """How far (percentage points of the allocation) simulated returns may drift from the backtest's, and who said so.
+
+    The spec's ``risk.live_drift_bound`` when declared (validation keeps it in
+    (0, 100]), else ``settings.STRATEGY_LIVE_DRIFT_BOUND_PP``, else 0.50 pp.
+    """
+    from strategies.spec import parse_decimal
+
+    risk = version.spec.get("risk") if isinstance(version.spec.get("risk"), dict) else {}
+    declared = parse_decimal(risk.get("live_drift_bound"))
+    if declared is not None and declared > 0:
+        return declared, "declared by the spec"
+    setting = getattr(settings, "STRATEGY_LIVE_DRIFT_BOUND_PP", None)
+    if setting is not None:
+        return Decimal(str(setting)), "the desk's default"
+    return DEFAULT_LIVE_DRIFT_BOUND_PP, "the desk's default"
 
 
 def _allowed(strategy: Strategy, action: str) -> None:
@@ -480,7 +500,40 @@ def live_gate_checks(strategy: Strategy) -> list[GateCheck]:
             + (", and running now)" if not running_now else ")"),
         )
     )
+    checks.append(_drift_check(strategy, version, needed))
     return checks
+
+
+def _drift_check(strategy: Strategy, version: StrategyVersion, needed: timedelta) -> GateCheck:
+    """Simulated return of this exact spec against its backtest over the same period, within the declared bound.
+
+    Fails closed: no simulation run, no backtest covering it, a common window
+    shorter than the minimum simulation period, or any figure that cannot be
+    worked out (see ``strategies.comparison``) refuses the promotion and says why.
+    """
+    from strategies.comparison import performance_compare
+
+    bound, source = live_drift_bound(version)
+    comparison = performance_compare(strategy=strategy, spec_hash=version.spec_hash)
+    if not comparison.ok:
+        return GateCheck("drift", False, "; ".join(comparison.problems))
+    backtest = comparison.backtest
+    if comparison.window < needed:
+        run_start = comparison.deployment.started_at
+        return GateCheck(
+            "drift",
+            False,
+            f"backtest #{backtest.pk} covers {_duration(comparison.window)} of the simulation of "
+            f"{version.spec_hash[:12]} ({comparison.period_text()}; needs {_duration(needed)}): run a backtest of "
+            f"v{version.number} from {run_start:%Y-%m-%d %H:%M} UTC to now",
+        )
+    within = comparison.drift_pp <= bound
+    return GateCheck(
+        "drift",
+        within,
+        f"{comparison.summary()} {'within' if within else 'beyond'} {bound:f} pp ({source}; "
+        f"{comparison.fills} simulated fill(s), backtest on {backtest.data_source or 'unknown'} data)",
+    )
 
 
 def _duration(delta: timedelta) -> str:
@@ -539,7 +592,9 @@ def strategy_live_decide(
         raise PermissionDenied("Only an Admin or a Risk Manager decides a live promotion.")
     with transaction.atomic():
         current = (
-            StrategyDeployment.objects.select_for_update(of=("self",)).select_related("strategy", "version").get(pk=deployment.pk)
+            StrategyDeployment.objects.select_for_update(of=("self",))
+            .select_related("strategy", "version")
+            .get(pk=deployment.pk)
         )
         if current.state != StrategyDeployment.State.PENDING_APPROVAL:
             raise ConflictError(

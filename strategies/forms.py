@@ -43,6 +43,13 @@ class StrategyForm(forms.Form):
     )
     max_position = forms.CharField(label="Max position", max_length=32, help_text="In instrument units.")
     allocation = forms.CharField(label="Allocation", max_length=32, help_text="Capital in the account's currency.")
+    live_drift_bound = forms.CharField(
+        required=False,
+        max_length=32,
+        label="Live drift bound (pp)",
+        help_text="Deploy to Live: the most the simulated return may drift from the backtest's, in percentage "
+        "points of the allocation (empty: the desk's default).",
+    )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     strategy_path = forms.CharField(
         required=False, max_length=255, label="Strategy class", help_text="package.module:Class (custom only)"
@@ -109,6 +116,7 @@ class StrategyForm(forms.Form):
             "bar_spec": spec.get("bar_spec", "1-MINUTE-MID"),
             "risk_budget": risk.get("risk_budget", ""),
             "max_position": risk.get("max_position", ""),
+            "live_drift_bound": risk.get("live_drift_bound", ""),
             "allocation": spec.get("allocation", ""),
             "description": spec.get("description", ""),
             "strategy_path": spec.get("strategy_path", ""),
@@ -149,6 +157,8 @@ class StrategyForm(forms.Form):
                 parameters[param.name] = int(raw) if param.kind == "integer" and INTEGER_RE.match(raw) else raw
             spec["parameters"] = parameters
         spec["risk"] = {"max_position": data["max_position"].strip(), "risk_budget": data["risk_budget"].strip()}
+        if (data.get("live_drift_bound") or "").strip():
+            spec["risk"]["live_drift_bound"] = data["live_drift_bound"].strip()
         spec["allocation"] = data["allocation"].strip()
         spec["account"] = data["account"]
         return spec

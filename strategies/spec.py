@@ -147,6 +147,16 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
 RISK_FIELDS = (
     _size("max_position", "Largest absolute net position, in instrument units; the strategy never exceeds it."),
     _size("risk_budget", "Loss budget in the account's currency; exhausted, the strategy flattens and stops."),
+    Param(
+        "live_drift_bound",
+        "decimal",
+        Decimal(0),
+        Decimal(100),
+        "Deploy to Live: how far, in percentage points of the allocation, the simulated return may drift "
+        "from the backtest's over the same period (omit for the desk's default).",
+        required=False,
+        exclusive_min=True,
+    ),
 )
 
 
@@ -299,7 +309,8 @@ def _risk_shape(risk: Any, result: ValidationResult) -> None:
             result.add(f"risk.{key}", "unknown field")
     for param in RISK_FIELDS:
         if param.name not in risk:
-            result.add(f"risk.{param.name}", "is required")
+            if param.required:
+                result.add(f"risk.{param.name}", "is required")
         else:
             _check_param(result, f"risk.{param.name}", param, risk[param.name])
 
@@ -608,7 +619,7 @@ def spec_json_schema() -> dict[str, Any]:
             "risk": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": [p.name for p in RISK_FIELDS],
+                "required": [p.name for p in RISK_FIELDS if p.required],
                 "properties": {p.name: _param_schema(p) for p in RISK_FIELDS},
             },
             "allocation": {**decimal, "description": "Capital allocated to the strategy, in the account's currency."},

@@ -221,6 +221,7 @@ def nautilus_to_spec(
             bar_spec=bar_spec_from_type(bar_type, instrument_id) if bar_type else TICK,
             parameters={k: v for k, v in values.items() if k not in DESK_CONFIG_KEYS and k not in ENGINE_ONLY_KEYS},
             risk={
+                **(risk or {}),  # desk-only risk fields (live_drift_bound) are not in the Nautilus config
                 "max_position": values.get("max_position", (risk or {}).get("max_position")),
                 "risk_budget": values.get("risk_budget", (risk or {}).get("risk_budget")),
             },

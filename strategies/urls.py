@@ -11,6 +11,7 @@ urlpatterns: list = [
     path("strategies/<int:pk>/export/", views.StrategyExportView.as_view(), name="strategy-export"),
     path("strategies/<int:pk>/backtests/", views.BacktestCreateView.as_view(), name="strategy-backtest-create"),
     path("strategies/<int:pk>/backtests/compare/", views.BacktestCompareView.as_view(), name="backtest-compare"),
+    path("strategies/<int:pk>/performance/", views.PerformanceCompareView.as_view(), name="strategy-performance"),
     path(
         "strategies/<int:pk>/optimisations/",
         views.OptimisationCreateView.as_view(),

@@ -563,6 +563,38 @@ class BacktestCompareView(SectionPage, TemplateView):
         return ctx
 
 
+class PerformanceCompareView(SectionPage, TemplateView):
+    """A strategy's simulated run against a backtest of the same spec over the same period: figures and both
+    equity curves. ``?deployment=<id>&backtest=<id>`` pick them (by default the active or latest run and the
+    backtest covering most of it); an id that is not this strategy's is refused with 400 naming it."""
+
+    template_name = "strategies/performance_compare.html"
+    required_role = Role.VIEWER
+
+    def get(self, request, *args, **kwargs):
+        from strategies.comparison import comparison_choices, performance_compare_by_ids
+
+        strategy = _strategy_or_404(kwargs["pk"])
+        runs, backtests = comparison_choices(strategy)
+        ctx = self.get_context_data(strategy=strategy, runs=runs, backtests=backtests, **kwargs)
+        try:
+            ids = {f"{name}_id": _optional_id(request.GET.get(name, ""), name) for name in ("deployment", "backtest")}
+            comparison = performance_compare_by_ids(strategy=strategy, **ids)
+        except ValidationError as exc:
+            ctx["errors"] = _error_lines(exc)
+            return self.render_to_response(ctx, status=400)
+        ctx.update(comparison=comparison, chart=comparison.as_dict())
+        return self.render_to_response(ctx)
+
+
+def _optional_id(raw: str, name: str) -> int | None:
+    if raw.strip() == "":
+        return None
+    if not raw.strip().isdigit():
+        raise ValidationError({name: f"must be the id of a {name}, got {raw[:40]!r}"})
+    return int(raw)
+
+
 class OptimisationDetailView(SectionPage, TemplateView):
     template_name = "strategies/optimisation_detail.html"
     required_role = Role.VIEWER

@@ -167,3 +167,33 @@ class DeploymentOutput(serializers.ModelSerializer):
 
         model = StrategyDeployment
         fields = ["id", "strategy", "version", "spec_hash", "target", "state", "checks", "started_at", "ended_at"]
+
+
+class PerformanceQueryInput(serializers.Serializer):
+    deployment = serializers.IntegerField(required=False, min_value=1, help_text="A simulation run (deployment id).")
+    backtest = serializers.IntegerField(required=False, min_value=1, help_text="A backtest of the same spec.")
+
+
+class PerformanceOutput(serializers.Serializer):
+    """strategies.comparison.PerformanceComparison.as_dict(): decimals as strings, curves as [iso time, equity]."""
+
+    strategy = serializers.IntegerField()
+    deployment = serializers.IntegerField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True)
+    spec_hash = serializers.CharField(allow_null=True)
+    backtest = serializers.IntegerField(allow_null=True)
+    backtest_data_source = serializers.CharField(allow_null=True)
+    start = serializers.CharField(allow_null=True)
+    end = serializers.CharField(allow_null=True)
+    currency = serializers.CharField()
+    allocation = serializers.CharField(allow_null=True)
+    simulated_pnl = serializers.CharField(allow_null=True)
+    backtest_pnl = serializers.CharField(allow_null=True)
+    simulated_return_pp = serializers.CharField(allow_null=True)
+    backtest_return_pp = serializers.CharField(allow_null=True)
+    drift_pp = serializers.CharField(allow_null=True)
+    fills = serializers.IntegerField()
+    comparable = serializers.BooleanField()
+    problems = serializers.ListField(child=serializers.CharField())
+    simulated_curve = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    backtest_curve = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))

@@ -20,6 +20,7 @@ urlpatterns = [
         )
         for action in ("deploy", "pause", "resume", "stop")
     ],
+    path("strategies/<int:pk>/performance/", views.StrategyPerformanceApi.as_view(), name="api-strategy-performance"),
     path("strategies/<int:pk>/backtests/", views.BacktestListApi.as_view(), name="api-strategy-backtests"),
     path(
         "strategies/<int:pk>/optimisations/", views.OptimisationCreateApi.as_view(), name="api-strategy-optimisations"

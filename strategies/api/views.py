@@ -21,6 +21,8 @@ from strategies.api.serializers import (
     BacktestOutput,
     OptimisationCreateInput,
     OptimisationOutput,
+    PerformanceOutput,
+    PerformanceQueryInput,
     PromoteInput,
     StrategyCreateInput,
     StrategyOutput,
@@ -208,6 +210,28 @@ class BacktestListApi(generics.ListAPIView):
         version = _version(strategy, data.pop("version", None))
         backtest = backtest_create(version=version, user=request.user, via="api", **data)
         return Response(BacktestOutput(backtest).data, status=status.HTTP_201_CREATED)
+
+
+class StrategyPerformanceApi(generics.GenericAPIView):
+    """A strategy's simulated run against a backtest of the same spec over their common window.
+
+    Missing data (no run, no covering backtest) is not an error of the request: the answer says
+    ``comparable: false`` and lists the problems, as the Deploy to Live gate does.
+    """
+
+    serializer_class = PerformanceOutput
+    queryset = Strategy.objects.all()
+
+    @extend_schema(summary="Compare simulated performance with a backtest", parameters=[PerformanceQueryInput])
+    def get(self, request, pk: int):
+        from strategies.comparison import performance_compare_by_ids
+
+        strategy = self.get_object()
+        data = validated(PerformanceQueryInput, request.query_params)
+        comparison = performance_compare_by_ids(
+            strategy=strategy, backtest_id=data.get("backtest"), deployment_id=data.get("deployment")
+        )
+        return Response(comparison.as_dict())
 
 
 class BacktestDetailApi(generics.RetrieveAPIView):

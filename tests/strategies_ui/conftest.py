@@ -75,6 +75,18 @@ def node_state(strategy) -> dict:
 
 
 @pytest.fixture
+def client_for(client, role_users):
+    """The Django test client logged in as the user of a role (accounts funded)."""
+    fund_accounts()
+
+    def login(role):
+        client.force_login(role_users[role])
+        return client
+
+    return login
+
+
+@pytest.fixture
 def running_node(node_worker):  # noqa: F811
     from trading.node.status import node_status
 

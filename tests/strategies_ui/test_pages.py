@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from monitoring.models import AuditLog
 from monitoring.roles import Role
 from strategies.models import Strategy, StrategyVersion
-from tests.strategies_ui.conftest import fund_accounts, make_strategy, seed_spec
+from tests.strategies_ui.conftest import make_strategy, seed_spec
 
 pytestmark = pytest.mark.django_db
 
@@ -27,17 +27,6 @@ SEED_FORM = {
     "mean_reversion__bb_std": "2",
     "mean_reversion__trade_size": "10000",
 }
-
-
-@pytest.fixture
-def client_for(client, role_users):
-    fund_accounts()
-
-    def login(role: Role):
-        client.force_login(role_users[role])
-        return client
-
-    return login
 
 
 def test_create_form_offers_the_parameters_of_every_type(client_for):
@@ -237,25 +226,28 @@ def test_live_promotion_needs_every_check_and_another_risk_manager(client_for, r
     client = client_for(Role.TRADER)
     response = client.post(f"/strategies/{strategy.pk}/live-request/")
     html = response.content.decode()
-    assert response.status_code == 400 and "live.backtest" in html and "live.simulation" in html
+    assert response.status_code == 400 and all(f"live.{c}" in html for c in ("backtest", "simulation", "drift"))
 
-    # A completed backtest of this exact spec and a long enough simulation satisfy the gate.
+    # A completed backtest of this exact spec, a long enough simulation and no drift satisfy the gate.
     version = strategy.current_version
+    now = timezone.now()
     Backtest.objects.create(
         strategy_version=version,
-        start=timezone.now() - timezone.timedelta(days=2),
-        end=timezone.now(),
+        start=now - timezone.timedelta(days=2),
+        end=now,
         venue="SIM",
         starting_balance=1000000,
         currency="USD",
         status="succeeded",
-        finished_at=timezone.now(),
+        equity_curve=[[(now - timezone.timedelta(days=2)).isoformat(), "1000000"], [now.isoformat(), "1000000"]],
+        finished_at=now,
     )
-    settings.STRATEGY_LIVE_MIN_SIMULATION_SECONDS = 0
+    settings.STRATEGY_LIVE_MIN_SIMULATION_SECONDS = 3600
     Strategy.objects.filter(pk=strategy.pk).update(status="simulation")
-    StrategyDeployment.objects.create(
+    running = StrategyDeployment.objects.create(
         strategy=strategy, version=version, spec_hash=version.spec_hash, target="simulation", state="active"
     )
+    StrategyDeployment.objects.filter(pk=running.pk).update(started_at=now - timezone.timedelta(days=1))
     assert client.post(f"/strategies/{strategy.pk}/live-request/").status_code == 302
     pending = StrategyDeployment.objects.get(target="live")
     assert pending.state == "pending_approval" and pending.spec_hash == version.spec_hash
