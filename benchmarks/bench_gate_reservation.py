@@ -1,5 +1,8 @@
 """The gate's atomic cross-process step alone: one Redis script round trip per order (check-and-reserve).
 
+The plans are the real ones: the gate's in-process checks run (untimed) on the
+``gate_latency`` desk (1k positions, 200 limits, every check on) and each approved
+order's plan is then reserved — payload encoding, one EVALSHA round trip, the reply.
 Runs against the dev Redis on a dedicated database number (``RISK_BENCH_REDIS_DB``,
 default 13), touches only the gate's own keys there and deletes them afterwards.
 """
@@ -27,6 +30,25 @@ def _cleanup(r) -> None:
             r.delete(*keys[i : i + 500])
 
 
+def _plans(n: int) -> list:
+    """Reservation plans of ``n`` approved orders on the gate_latency desk that add exposure (they carry
+    the most items; a stream of orders that cut a position would soon be refused, rightly, for flipping it)."""
+    from benchmarks.bench_gate_latency import build_data, build_gate, orders
+    from risk.gate.checks import evaluate, gather_inputs
+
+    data = build_data()
+    snap = build_gate(data, reserve=False).runtime.snapshot
+    plans = []
+    for request in orders(data, 3 * n, seed=13):
+        inputs, rules = gather_inputs(snap, request, now=time.time())
+        _outcomes, plan = evaluate(request, inputs, max_snapshot_age=3600, max_quote_age=3600, rules=rules)
+        assert plan is not None
+        if plan.items[0][0] != "reduce_in_flight":
+            plans.append(plan)
+    assert len(plans) >= n
+    return plans[:n]
+
+
 def run(n: int = 20_000) -> dict:
     from django.conf import settings
 
@@ -39,35 +61,15 @@ def run(n: int = 20_000) -> dict:
     try:
         r = redis_client()
         _cleanup(r)
-        plan = {
-            "items": [
-                {"keys": ["n:a:1"], "amount": "1250000", "headroom": "100000000000"},
-                {"keys": ["q:b:1:EUR/USD.SIM"], "amount": "10", "headroom": "100000000"},
-                {
-                    "keys": ["n:i:1:EUR/USD.SIM", "n:i:1:GBP/USD.SIM", "n:i:1:AUD/USD.SIM"],
-                    "amount": "1250000",
-                    "headroom": "100000000000",
-                },
-                {"keys": ["n:sec:1:1"], "amount": "1250000", "headroom": "100000000000"},
-                {"keys": ["oo:a1"], "amount": "1", "headroom": "100000000"},
-            ],
-            "rates": [{"key": "ni:risk:rate:1:a1", "window": 1000, "limit": 100000000}],
-            "incr": {
-                "q:b:1:EUR/USD.SIM": "10",
-                "oo:a1": "1",
-                "n:a:1": "1250000",
-                "n:i:1:EUR/USD.SIM": "1250000",
-                "n:sec:1:1": "1250000",
-            },
-        }
+        plans = _plans(n + 500)
         for i in range(500):
-            reservation.reserve(client_order_id=f"W{i}", lots=10, plan_json=plan)
+            reservation.reserve(client_order_id=f"W{i}", plan=plans[n + i])
         lat = []
         perf = time.perf_counter_ns
         started = perf()
         for i in range(n):
             t0 = perf()
-            ok, _seen = reservation.reserve(client_order_id=f"R{i}", lots=10, plan_json=plan)
+            ok, _seen = reservation.reserve(client_order_id=f"R{i}", plan=plans[i])
             lat.append(perf() - t0)
             assert ok == 1
         total = (perf() - started) / 1e9
@@ -97,8 +99,9 @@ def run(n: int = 20_000) -> dict:
             "per_s_one_client": round(n / total),
             "release_p50_us": pct(rel, 0.5),
             "release_p99_us": pct(rel, 0.99),
-            "items_per_order": 5,
-            "rate_windows": 1,
+            "items_per_order": round(sum(len(p.items) for p in plans[:n]) / n, 1),
+            "rate_windows_per_order": round(sum(len(p.rates) for p in plans[:n]) / n, 1),
+            "counters_per_order": round(sum(len(p.increments) for p in plans[:n]) / n, 1),
             "redis": bench_url.rsplit("@", 1)[-1],
         },
     }

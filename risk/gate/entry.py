@@ -29,7 +29,11 @@ def gate_decide_order(order) -> tuple[bool, list[str]]:
     started = time.perf_counter()
     decision = order_risk_check(order=order)
     reasons = [] if decision.approved else _reasons(decision)
-    gate_observe(time.perf_counter() - started, process="desk", rejected_reasons=[] if decision.approved else decision.reason_codes)
+    gate_observe(
+        time.perf_counter() - started,
+        process="desk",
+        rejected_reasons=[] if decision.approved else decision.reason_codes,
+    )
     if not decision.approved:
         _alert_limit_breaches(order, decision)
     return decision.approved, reasons

@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 
 from risk.gate import reservation
-from risk.gate.checks import CheckResult, evaluate, evaluate_reservation, gather_inputs
+from risk.gate.checks import CheckResult, evaluate, evaluate_reservation, gather_inputs, outcomes_checks
 from risk.gate.ledger import inputs_to_json
 from risk.gate.request import OrderRequest, OrderRequestError, order_request_build, order_request_from_order
 from risk.gate.runtime import GateRuntime, gate_runtime, max_snapshot_age
@@ -38,16 +38,24 @@ def max_quote_age() -> float:
     return float(getattr(settings, "RISK_GATE_MAX_QUOTE_AGE", 60))
 
 
-@dataclass
+@dataclass(slots=True)
 class GateDecision:
     approved: bool
     request: OrderRequest | None
-    checks: list[CheckResult]
+    outcomes: list[tuple]  # every check's result as a plain tuple, see risk.gate.checks
     reason_codes: list[str]
     inputs: dict[str, Any] = field(default_factory=dict)
     elapsed_us: int = 0
     reserved: bool = False
     process: str = ""
+    _checks: list[CheckResult] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def checks(self) -> list[CheckResult]:
+        """Every check's result (built on first read: the hot path only makes tuples)."""
+        if self._checks is None:
+            self._checks = outcomes_checks(self.outcomes)
+        return self._checks
 
     @property
     def message(self) -> str:
@@ -71,7 +79,7 @@ def _reject(request, code: str, message: str, started: float, process: str, inpu
     return GateDecision(
         approved=False,
         request=request,
-        checks=[CheckResult("gate", False, reason_code=code, message=message)],
+        outcomes=[("gate", False, None, None, None, None, code, message)],
         reason_codes=[code],
         inputs=inputs or {},
         elapsed_us=int((time.perf_counter() - started) * 1e6),
@@ -145,21 +153,15 @@ class LiveTradingRiskGate:
         return order_request_from_order(order)
 
     def _decide(self, request: OrderRequest, snap, started: float) -> GateDecision:
-        inputs = gather_inputs(snap, request, now=time.time())
+        inputs, rules = gather_inputs(snap, request, now=time.time())
         inputs["max_snapshot_age"] = self.max_snapshot_age
         inputs["max_quote_age"] = self.max_quote_age
-        results, plan = evaluate(
-            request, inputs, max_snapshot_age=self.max_snapshot_age, max_quote_age=self.max_quote_age
+        outcomes, plan = evaluate(
+            request, inputs, max_snapshot_age=self.max_snapshot_age, max_quote_age=self.max_quote_age, rules=rules
         )
         reserved = False
         if plan is not None and self.reserve:
-            lots = int(request.quantity / inputs["instrument"]["lot"])
-            plan_json = {
-                "items": [i.as_json() for i in plan.items],
-                "rates": [r.as_json() for r in plan.rates],
-                "incr": {k: str(v) for k, v in plan.increments.items()},
-            }
-            ok, seen = reservation.reserve(client_order_id=request.client_order_id, lots=lots, plan_json=plan_json)
+            ok, seen = reservation.reserve(client_order_id=request.client_order_id, plan=plan)
             if ok == -1:
                 return _reject(
                     request,
@@ -171,19 +173,19 @@ class LiveTradingRiskGate:
                 )
             inputs["reserved"] = seen
             more = evaluate_reservation(plan, seen)
-            results.extend(more)
-            verdict = all(r.passed for r in more)
+            outcomes.extend(more)
+            verdict = all(o[1] for o in more)
             if verdict != bool(ok):
                 # The script and the Python arithmetic disagree: never guess.
                 if ok:
                     reservation.reservation_release(client_order_id=request.client_order_id)
                 return _reject(request, "GATE_ERROR", "Reservation verdict mismatch", started, self.process, inputs)
             reserved = bool(ok)
-        codes = [r.reason_code for r in results if not r.passed]
+        codes = [o[6] for o in outcomes if not o[1]]
         return GateDecision(
             approved=not codes and (plan is not None),
             request=request,
-            checks=results,
+            outcomes=outcomes,
             reason_codes=codes,
             inputs=inputs,
             elapsed_us=int((time.perf_counter() - started) * 1e6),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from risk.gate.checks import evaluate, evaluate_reservation
+from risk.gate.checks import evaluate, evaluate_reservation, outcomes_checks
 from risk.gate.ledger import inputs_from_json
 from risk.gate.request import OrderRequest
 
@@ -30,11 +30,12 @@ def decision_replay(decision) -> ReplayResult:
         return ReplayResult(decision.approved, stored_checks, list(decision.reason_codes), True, [])
     request = OrderRequest.from_json(decision.request)
     inp = inputs_from_json(decision.snapshot)
-    results, plan = evaluate(
+    outcomes, plan = evaluate(
         request, inp, max_snapshot_age=float(inp["max_snapshot_age"]), max_quote_age=float(inp["max_quote_age"])
     )
     if plan is not None and inp.get("reserved") is not None:
-        results.extend(evaluate_reservation(plan, [int(x) for x in inp["reserved"]]))
+        outcomes.extend(evaluate_reservation(plan, [int(x) for x in inp["reserved"]]))
+    results = outcomes_checks(outcomes)
     codes = [r.reason_code for r in results if not r.passed]
     approved = not codes and plan is not None
     checks = [r.as_json() for r in results]

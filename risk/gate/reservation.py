@@ -39,38 +39,50 @@ for _, m in ipairs(due) do
 end
 """
 
-# KEYS: counters, settle zset, record key. ARGV: now_ms, order id, payload JSON.
+# KEYS: counters, settle zset, record key. ARGV: now_ms, order id, payload (JSON, see plan_payload).
+# Every counter the items read comes back from one HMGET.
 RESERVE_LUA = (
     _PRUNE
     + """
 if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end
 local p = cjson.decode(ARGV[3])
 local now = tonumber(ARGV[1])
+local items, rates, incr = p[2], p[3], p[4]
+local names = {}
+for _, c in ipairs(items) do
+  for _, k in ipairs(c[1]) do names[#names + 1] = k end
+end
+local vals = {}
+if #names > 0 then vals = redis.call('HMGET', KEYS[1], unpack(names)) end
 local ok = 1
 local out = {}
-for _, c in ipairs(p.items) do
+local j = 0
+for i, c in ipairs(items) do
   local cur = 0
-  for _, k in ipairs(c.keys) do cur = cur + (tonumber(redis.call('HGET', KEYS[1], k)) or 0) end
-  out[#out + 1] = cur
-  if cur + tonumber(c.amount) > tonumber(c.headroom) then ok = 0 end
+  for _ in ipairs(c[1]) do
+    j = j + 1
+    cur = cur + (tonumber(vals[j]) or 0)
+  end
+  out[i] = cur
+  if cur + tonumber(c[2]) > tonumber(c[3]) then ok = 0 end
 end
-for _, r in ipairs(p.rates) do
-  redis.call('ZREMRANGEBYSCORE', r.key, '-inf', now - r.window)
-  local n = redis.call('ZCARD', r.key)
+for _, r in ipairs(rates) do
+  redis.call('ZREMRANGEBYSCORE', r[1], '-inf', now - r[2])
+  local n = redis.call('ZCARD', r[1])
   out[#out + 1] = n
-  if n + 1 > r.limit then ok = 0 end
+  if n + 1 > r[3] then ok = 0 end
 end
 if ok == 1 then
-  local rec = {'_total', p.lots, '_filled', '0', '_ts', ARGV[1]}
-  for k, a in pairs(p.incr) do
-    redis.call('HINCRBY', KEYS[1], k, a)
-    rec[#rec + 1] = k
-    rec[#rec + 1] = a
+  local rec = {'_total', p[1], '_filled', '0', '_ts', ARGV[1]}
+  for i = 1, #incr, 2 do
+    redis.call('HINCRBY', KEYS[1], incr[i], incr[i + 1])
+    rec[#rec + 1] = incr[i]
+    rec[#rec + 1] = incr[i + 1]
   end
   redis.call('HSET', KEYS[3], unpack(rec))
-  for _, r in ipairs(p.rates) do
-    redis.call('ZADD', r.key, now, ARGV[2])
-    redis.call('PEXPIRE', r.key, r.window + 1000)
+  for _, r in ipairs(rates) do
+    redis.call('ZADD', r[1], now, ARGV[2])
+    redis.call('PEXPIRE', r[1], r[2] + 1000)
   end
 end
 table.insert(out, 1, ok)
@@ -141,13 +153,33 @@ class _Scripts:
 _scripts = _Scripts()
 
 
-def reserve(*, client_order_id: str, lots: int, plan_json: dict) -> tuple[int, list[int]]:
-    """Returns (ok, seen counters). ok: 1 reserved, 0 refused, -1 already reserved under this id."""
-    payload = json.dumps({**plan_json, "lots": str(lots)}, separators=(",", ":"))
-    s = _scripts.get()
-    out = s.reserve(
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def plan_payload(plan) -> str:
+    """``[lots, [[keys], amount, headroom]..., [[key, window_ms, limit]...], [counter, increment, ...]]``.
+
+    Amounts travel as strings: Lua numbers are doubles, and HINCRBY needs the exact integer.
+    """
+    return _encode(
+        [
+            str(plan.lots),
+            [[keys, str(amount), str(headroom)] for _name, keys, amount, headroom, _scale, _code, _rule in plan.items],
+            [[key, window_ms, limit] for _name, key, window_ms, limit, _rule in plan.rates],
+            [x for counter, amount in plan.increments.items() for x in (counter, str(amount))],
+        ]
+    )
+
+
+def reserve(*, client_order_id: str, plan) -> tuple[int, list[int]]:
+    """Check and reserve ``plan`` (a ``risk.gate.checks.ReservationPlan``) in one EVALSHA round trip.
+
+    Returns (ok, seen counters: items first, then rates). ok: 1 reserved, 0 refused,
+    -1 already reserved under this id.
+    """
+    out = _scripts.get().reserve(
         keys=[COUNTERS, SETTLE, RECORD_PREFIX + client_order_id],
-        args=[int(time.time() * 1000), client_order_id, payload],
+        args=[int(time.time() * 1000), client_order_id, plan_payload(plan)],
     )
     return int(out[0]), [int(x) for x in out[1:]]
 

@@ -43,6 +43,10 @@ def _limits_key(snap: GateSnapshot) -> tuple:
     return tuple(sorted((r.id, r.version, r.value, r.scope, str(r.target)) for r in snap.limits.values()))
 
 
+def _sectors(snap: GateSnapshot) -> dict[str, int]:
+    return {iid: inst.sector_id for iid, inst in snap.instruments.items()}
+
+
 class GateRuntime:
     def __init__(self, *, loader: Callable[[], GateSnapshot] | None = None, refresh: float | None = None) -> None:
         from risk.gate.loader import snapshot_load
@@ -81,11 +85,12 @@ class GateRuntime:
         try:
             fresh = self.loader()
             old = self.snapshot
-            # Unchanged limits and correlations keep their memoised lookups across refreshes.
-            if old is not None and _limits_key(old) == _limits_key(fresh):
-                fresh.limit_cache = old.limit_cache
-                if old.correlations == fresh.correlations:
-                    fresh.groups = old.groups
+            # Compiled RuleSets depend on the limits, the correlated groups and the instruments'
+            # sectors only: while none of them changed, they carry over to the fresh snapshot.
+            if old is not None and old.correlations == fresh.correlations:
+                fresh.groups = old.groups
+                if _limits_key(old) == _limits_key(fresh) and _sectors(old) == _sectors(fresh):
+                    fresh.limit_cache = old.limit_cache
             self.snapshot = fresh
             self.reloads += 1
             self.last_error = ""

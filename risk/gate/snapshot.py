@@ -90,12 +90,14 @@ class AccountState:
     sector_net: dict[int, Decimal]
     inst_notional: dict[str, Decimal]  # signed, base currency
     complete: bool  # False when a position or balance could not be valued (no price / no FX rate)
+    judged: dict[str, Any]  # the account as a decision's input snapshot shows it (built once; read-only)
 
 
 @dataclass(slots=True, frozen=True)
 class StrategyState:
     gross: Decimal
     pnl: Decimal
+    judged: dict[str, Decimal]  # {"gross", "pnl"} as a decision's input snapshot shows it (read-only)
 
 
 @dataclass
@@ -118,7 +120,10 @@ class GateSnapshot:
     strategy_state: dict[int, StrategyState] = field(default_factory=dict)
     fx: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     groups: dict[tuple[str, float], list[str]] = field(default_factory=dict)
-    limit_cache: dict[tuple, tuple] = field(default_factory=dict)
+    # (account, strategy, instrument) -> risk.gate.checks.RuleSet, compiled on first use
+    limit_cache: dict[tuple, Any] = field(default_factory=dict)
+    # instrument id -> the instrument as a decision's input snapshot shows it (built once; read-only)
+    instrument_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     updated_at: float = 0.0  # epoch seconds of the last incremental update
 
     @property
@@ -207,7 +212,12 @@ class GateSnapshot:
             sector_net=sector_net,
             inst_notional=inst_notional,
             complete=complete,
+            judged=account_judged(info, equity=equity, free_cash=free, gross=gross, complete=complete),
         )
+
+    def account_inputs_without_state(self, account_id: int) -> dict[str, Any]:
+        """An account no state was computed for: nothing about it can be valued."""
+        return account_judged(self.accounts[account_id], equity=None, free_cash=None, gross=None, complete=False)
 
     def recompute_strategy(self, strategy_id: int) -> None:
         gross = ZERO
@@ -225,7 +235,7 @@ class GateSnapshot:
                 pnl_part += (mark - avg) * qty * inst.multiplier
             if rate is not None:
                 pnl += pnl_part * rate
-        self.strategy_state[strategy_id] = StrategyState(gross=gross, pnl=pnl)
+        self.strategy_state[strategy_id] = StrategyState(gross=gross, pnl=pnl, judged={"gross": gross, "pnl": pnl})
 
     def recompute_all(self) -> None:
         self.fx = fx_table(self.instruments, self.quotes)
@@ -271,6 +281,35 @@ class GateSnapshot:
         else:
             self.kill_switches.pop(key, None)
         self.updated_at = time.time()
+
+
+def account_judged(
+    info: AccountInfo, *, equity: Decimal | None, free_cash: Decimal | None, gross: Decimal | None, complete: bool
+) -> dict[str, Any]:
+    return {
+        "base_ccy": info.base_ccy,
+        "type": info.account_type,
+        "leverage": info.leverage,
+        "equity": equity,
+        "free_cash": free_cash,
+        "gross": gross,
+        "complete": complete,
+        "session_start_equity": info.session_start_equity,
+        "peak_equity": info.peak_equity,
+    }
+
+
+def instrument_judged(inst: InstrumentInfo) -> dict[str, Any]:
+    return {
+        "sector": inst.sector_id,
+        "tradable": inst.tradable,
+        "tick": inst.tick,
+        "lot": inst.lot,
+        "min_qty": inst.min_qty,
+        "max_qty": inst.max_qty,
+        "multiplier": inst.multiplier,
+        "quote_ccy": inst.quote_ccy,
+    }
 
 
 def fx_table(instruments: dict[str, InstrumentInfo], quotes: dict) -> dict[tuple[str, str], Decimal]:
@@ -339,6 +378,7 @@ def snapshot_build(data: dict[str, Any], *, built_at: float | None = None) -> Ga
         quotes=dict(data["quotes"]),
         kill_switches={(k["scope"], k["target"]): (k["mode"], k["reason"]) for k in data["kill_switches"]},
         correlations=data.get("correlations") or {},
+        instrument_inputs={iid: instrument_judged(i) for iid, i in instruments.items()},
     )
     snap.recompute_all()
     snap.updated_at = snap.built_at
