@@ -8,6 +8,14 @@
 * skips a submit whose client order id the (Redis-backed) cache already holds,
   and refuses one read after its delivery deadline — so nothing is sent twice
   and nothing goes out after the desk gave up on it;
+* marks each submit in ``ni:node:<trader_id>:submitted`` (a sorted set by
+  time, trimmed to ``MARKER_TTL_SECONDS``) before handing it to Nautilus. The
+  cache reaches Redis up to ``buffer_interval_ms`` later, so a node killed in
+  between restarts with a marked order its cache never held: that order may
+  have reached the (lost) venue, so it is refused, never sent again. On start
+  the node replays the events of every marked or open order it holds (the
+  outbox of a killed node dies with it; the bridge ignores what it already
+  has) and refuses the marked orders it does not hold;
 * subscribes to every order event on the message bus (its own orders and the
   strategies') and appends them to the desk's event stream from a writer
   thread, so the event loop never waits on Redis;
@@ -20,13 +28,12 @@ This module imports Nautilus: only the node process loads it.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import time
 from concurrent.futures import Future
 from decimal import Decimal
-
-import logging
 
 import redis
 from nautilus_trader.config import StrategyConfig
@@ -46,7 +53,6 @@ from nautilus_trader.model.events import (
     OrderUpdated,
 )
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
-from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from trading.node.strategy_host import COMMAND_TYPES as STRATEGY_COMMANDS
@@ -55,6 +61,11 @@ from trading.node.strategy_host import ENDPOINT as STRATEGY_HOST_ENDPOINT
 logger = logging.getLogger(__name__)
 COMMAND_GROUP = "node"
 POSITIONS_KEY = "ni:node:{trader_id}:positions"
+SUBMITTED_KEY = "ni:node:{trader_id}:submitted"
+# Markers older than this are trimmed: by then the cache holds the order, and a command
+# re-delivered that late is past its delivery deadline (trading.order_entry) anyway.
+MARKER_TTL_SECONDS = 120
+LOST_REASON = "the node restarted before it recorded this order; not sent again, to avoid a duplicate"
 ORDER_EVENTS_TOPIC = "events.order.*"
 
 
@@ -74,6 +85,7 @@ class DeskOrders(Strategy):
         self._positions_interval = config.positions_interval_secs
         self._commands = f"ni:node:{config.desk_trader_id}:commands"
         self._events = f"ni:node:{config.desk_trader_id}:events"
+        self._submitted = SUBMITTED_KEY.format(trader_id=config.desk_trader_id)
         self._outbox: queue.Queue = queue.Queue()
         self._stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -90,13 +102,16 @@ class DeskOrders(Strategy):
         self._loop = asyncio.get_event_loop()
         self._stop_event.clear()
         self.msgbus.subscribe(topic=ORDER_EVENTS_TOPIC, handler=self._on_any_order_event)
+        self._reconcile_with_desk()
         self._threads = [
             threading.Thread(target=self._writer, name="desk-events-writer", daemon=True),
             threading.Thread(target=self._reader, name="desk-commands-reader", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
-        self.clock.set_timer("desk-positions", interval=_secs(self._positions_interval), callback=self._publish_positions)
+        self.clock.set_timer(
+            "desk-positions", interval=_secs(self._positions_interval), callback=self._publish_positions
+        )
 
     def on_stop(self) -> None:
         self._stop_event.set()
@@ -105,17 +120,56 @@ class DeskOrders(Strategy):
             thread.join(timeout=3)
         self._threads = []
 
+    def _reconcile_with_desk(self) -> None:
+        """Tell the desk what a previous (possibly killed) node process did: before commands are read.
+
+        Re-emitted events are harmless (the bridge is idempotent by status and trade id)."""
+        client = redis.Redis.from_url(self._redis_url, socket_timeout=5)
+        client.zremrangebyscore(self._submitted, "-inf", time.time() - MARKER_TTL_SECONDS)
+        replayed = set()
+        lost = 0
+        for raw_cid in client.zrange(self._submitted, 0, -1):
+            cid = raw_cid.decode()
+            order = self.cache.order(ClientOrderId(cid))
+            if order is not None:
+                self._replay(order)
+                replayed.add(cid)
+            else:
+                # Kept until trimmed: a re-delivery of its command is refused too.
+                self._emit("denied", {"client_order_id": cid, "reason": LOST_REASON})
+                lost += 1
+        for order in self.cache.orders_open():
+            if order.client_order_id.value not in replayed:
+                self._replay(order)
+                replayed.add(order.client_order_id.value)
+        client.close()
+        if replayed or lost:
+            self.log.warning(f"desk reconciliation: replayed {len(replayed)} order(s), refused {lost} lost one(s)")
+
+    def _replay(self, order) -> None:
+        for event in order.events:
+            self._on_any_order_event(event)
+
     # -- commands: stream thread -> event loop ---------------------------------------------------
 
     def _reader(self) -> None:
         from trading.commands import read_group  # plain Redis code, no Django models
 
         client = redis.Redis.from_url(self._redis_url, socket_timeout=5)
+        trimmed_at = 0.0
         while not self._stop_event.is_set():
             try:
+                if time.monotonic() - trimmed_at > 5:
+                    client.zremrangebyscore(self._submitted, "-inf", time.time() - MARKER_TTL_SECONDS)
+                    trimmed_at = time.monotonic()
                 for entry in read_group(client, self._commands, COMMAND_GROUP, self._consumer, block_ms=200):
+                    first = True
+                    if entry.type == "submit" and entry.body.get("client_order_id"):
+                        # Marked before Nautilus sees it; 0 means a previous read got this far.
+                        marker = {entry.body["client_order_id"]: time.time()}
+                        first = bool(client.zadd(self._submitted, marker, nx=True))
                     done: Future = Future()
-                    self._loop.call_soon_threadsafe(self._run_command, entry, done)
+                    self._loop.call_soon_threadsafe(self._run_command, entry, done, first)
                     done.result(timeout=10)
                     client.xack(self._commands, COMMAND_GROUP, entry.stream_id)
                     if self._stop_event.is_set():
@@ -125,7 +179,7 @@ class DeskOrders(Strategy):
                     self.log.warning(f"desk command reader: {exc!r}; retrying")
                     self._stop_event.wait(0.5)
 
-    def _run_command(self, entry, done: Future) -> None:
+    def _run_command(self, entry, done: Future, first: bool) -> None:
         from monitoring.logging import correlation
 
         cid = entry.body.get("client_order_id", "")
@@ -133,32 +187,42 @@ class DeskOrders(Strategy):
             self._cids[cid] = entry.cid
         with correlation(entry.cid or None):
             logger.info("desk command %s %s", entry.type, cid)
-            self._run_command_inner(entry, done)
+            self._run_command_inner(entry, done, first)
 
-    def _run_command_inner(self, entry, done: Future) -> None:
+    def _run_command_inner(self, entry, done: Future, first: bool) -> None:
         if entry.type in STRATEGY_COMMANDS:
             # Deploy/stop/pause/resume of a desk strategy: the node's controller (trading.node.strategy_host).
             self.msgbus.send(endpoint=STRATEGY_HOST_ENDPOINT, msg=entry)
             done.set_result(True)
             return
         try:
-            handler = {"submit": self._submit, "cancel": self._cancel, "modify": self._modify,
-                       "cancel_all": self._cancel_all}.get(entry.type)
-            if handler is None:
+            handler = {"cancel": self._cancel, "modify": self._modify, "cancel_all": self._cancel_all}.get(entry.type)
+            if entry.type == "submit":
+                self._submit(entry.body, first=first)
+            elif handler is None:
                 self.log.error(f"unknown desk command {entry.type}")
             else:
                 handler(entry.body)
             done.set_result(True)
         except Exception as exc:
             self.log.error(f"desk command {entry.type} {entry.body.get('client_order_id')} failed: {exc!r}")
-            self._emit("denied", {"client_order_id": entry.body.get("client_order_id", ""),
-                                  "reason": f"node could not process the command: {exc}"})
+            self._emit(
+                "denied",
+                {
+                    "client_order_id": entry.body.get("client_order_id", ""),
+                    "reason": f"node could not process the command: {exc}",
+                },
+            )
             done.set_result(False)
 
-    def _submit(self, body: dict) -> None:
+    def _submit(self, body: dict, *, first: bool) -> None:
         cid = ClientOrderId(body["client_order_id"])
         if self.cache.order(cid) is not None:
             return  # re-delivered after a crash: Nautilus already has it
+        if not first:
+            # Read before by a node that died before its cache reached Redis: it may have gone out.
+            self._emit("denied", {"client_order_id": cid.value, "reason": LOST_REASON})
+            return
         deadline = body.get("deadline_ns")
         if deadline and time.time_ns() > int(deadline):
             self._emit("denied", {"client_order_id": cid.value, "reason": "arrived after its delivery deadline"})
@@ -166,26 +230,40 @@ class DeskOrders(Strategy):
         instrument_id = InstrumentId.from_str(body["instrument_id"])
         instrument = self.cache.instrument(instrument_id)
         if instrument is None:
-            self._emit("denied", {"client_order_id": cid.value, "reason": f"instrument {instrument_id} not loaded in the node"})
+            self._emit(
+                "denied", {"client_order_id": cid.value, "reason": f"instrument {instrument_id} not loaded in the node"}
+            )
             return
         side = OrderSide.BUY if body["side"] == "BUY" else OrderSide.SELL
         quantity = instrument.make_qty(Decimal(body["quantity"]))
         tif = TimeInForce[body.get("time_in_force") or "GTC"]
         expire = unix_nanos_to_dt(int(body["expire_time_ns"])) if body.get("expire_time_ns") else None
-        common = {"instrument_id": instrument_id, "order_side": side, "quantity": quantity,
-                  "time_in_force": tif, "reduce_only": bool(body.get("reduce_only")), "client_order_id": cid}
+        common = {
+            "instrument_id": instrument_id,
+            "order_side": side,
+            "quantity": quantity,
+            "time_in_force": tif,
+            "reduce_only": bool(body.get("reduce_only")),
+            "client_order_id": cid,
+        }
         kind = body["order_type"]
         if kind == "MARKET":
             order = self.order_factory.market(**common)
         elif kind == "LIMIT":
-            order = self.order_factory.limit(price=instrument.make_price(Decimal(body["price"])), expire_time=expire, **common)
+            order = self.order_factory.limit(
+                price=instrument.make_price(Decimal(body["price"])), expire_time=expire, **common
+            )
         elif kind == "STOP_MARKET":
             order = self.order_factory.stop_market(
-                trigger_price=instrument.make_price(Decimal(body["trigger_price"])), expire_time=expire, **common)
+                trigger_price=instrument.make_price(Decimal(body["trigger_price"])), expire_time=expire, **common
+            )
         elif kind == "STOP_LIMIT":
             order = self.order_factory.stop_limit(
                 price=instrument.make_price(Decimal(body["price"])),
-                trigger_price=instrument.make_price(Decimal(body["trigger_price"])), expire_time=expire, **common)
+                trigger_price=instrument.make_price(Decimal(body["trigger_price"])),
+                expire_time=expire,
+                **common,
+            )
         else:
             self._emit("denied", {"client_order_id": cid.value, "reason": f"unknown order type {kind}"})
             return
@@ -197,8 +275,10 @@ class DeskOrders(Strategy):
             # Canceled at the desk before it was ever sent: nothing to do here.
             return
         if order.is_closed:
-            self._emit("cancel_rejected", {"client_order_id": order.client_order_id.value,
-                                           "reason": f"already {order.status_string().lower()}"})
+            self._emit(
+                "cancel_rejected",
+                {"client_order_id": order.client_order_id.value, "reason": f"already {order.status_string().lower()}"},
+            )
             return
         self.cancel_order(order)
 
@@ -230,19 +310,24 @@ class DeskOrders(Strategy):
         if isinstance(event, OrderFilled):
             order = self.cache.order(event.client_order_id)
             kind = "filled" if order is not None and order.is_closed else "partially_filled"
-            self._emit(kind, {
-                "client_order_id": cid,
-                "trade_id": event.trade_id.value,
-                "venue_order_id": event.venue_order_id.value if event.venue_order_id else "",
-                "last_qty": str(event.last_qty.as_decimal()),
-                "last_px": str(event.last_px.as_decimal()),
-                "commission": str(event.commission.as_decimal()) if event.commission else "0",
-                "commission_currency": event.commission.currency.code if event.commission else "",
-                "liquidity_side": event.liquidity_side.name,
-                "ts": event.ts_event,
-            })
+            self._emit(
+                kind,
+                {
+                    "client_order_id": cid,
+                    "trade_id": event.trade_id.value,
+                    "venue_order_id": event.venue_order_id.value if event.venue_order_id else "",
+                    "last_qty": str(event.last_qty.as_decimal()),
+                    "last_px": str(event.last_px.as_decimal()),
+                    "commission": str(event.commission.as_decimal()) if event.commission else "0",
+                    "commission_currency": event.commission.currency.code if event.commission else "",
+                    "liquidity_side": event.liquidity_side.name,
+                    "ts": event.ts_event,
+                },
+            )
         elif isinstance(event, OrderAccepted):
-            self._emit("accepted", {"client_order_id": cid, "venue_order_id": event.venue_order_id.value, "ts": event.ts_event})
+            self._emit(
+                "accepted", {"client_order_id": cid, "venue_order_id": event.venue_order_id.value, "ts": event.ts_event}
+            )
         elif isinstance(event, OrderSubmitted):
             self._emit("submitted", {"client_order_id": cid, "ts": event.ts_event})
         elif isinstance(event, OrderDenied):
@@ -256,13 +341,16 @@ class DeskOrders(Strategy):
         elif isinstance(event, OrderTriggered):
             self._emit("triggered", {"client_order_id": cid, "ts": event.ts_event})
         elif isinstance(event, OrderUpdated):
-            self._emit("updated", {
-                "client_order_id": cid,
-                "quantity": str(event.quantity.as_decimal()),
-                "price": str(event.price.as_decimal()) if event.price is not None else None,
-                "trigger_price": str(event.trigger_price.as_decimal()) if event.trigger_price is not None else None,
-                "ts": event.ts_event,
-            })
+            self._emit(
+                "updated",
+                {
+                    "client_order_id": cid,
+                    "quantity": str(event.quantity.as_decimal()),
+                    "price": str(event.price.as_decimal()) if event.price is not None else None,
+                    "trigger_price": str(event.trigger_price.as_decimal()) if event.trigger_price is not None else None,
+                    "ts": event.ts_event,
+                },
+            )
         elif isinstance(event, OrderModifyRejected):
             self._emit("modify_rejected", {"client_order_id": cid, "reason": event.reason, "ts": event.ts_event})
         elif isinstance(event, OrderCancelRejected):
@@ -333,8 +421,12 @@ class DeskOrders(Strategy):
                 for item in pending:
                     if item[0] == "event":
                         _, type_, body, cid = item
-                        pipe.xadd(self._events, {"type": type_, "body": json.dumps(body, default=str), "cid": cid},
-                                  maxlen=STREAM_MAXLEN, approximate=True)
+                        pipe.xadd(
+                            self._events,
+                            {"type": type_, "body": json.dumps(body, default=str), "cid": cid},
+                            maxlen=STREAM_MAXLEN,
+                            approximate=True,
+                        )
                     else:
                         _, ts, snapshot = item
                         pipe.set(positions_key, json.dumps({"ts": ts, "positions": snapshot}))
