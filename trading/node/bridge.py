@@ -7,8 +7,9 @@ that drains that list every ``flush_interval_ms``: it feeds the quality
 monitor, writes the latest quote per instrument to ``ni:quotes`` (conflated:
 one HSET per instrument per flush, whatever the tick rate), publishes a batch
 for the pages' "quotes" topic with at most ``broadcast_max_per_second`` updates
-per instrument (``trading.market_data.fanout``), and once a second writes ``ni:feeds``, ``ni:feed:instruments`` and
-the node heartbeat. A slow Redis or browser slows this thread, never the node.
+per instrument (``trading.market_data.fanout``), and once a second writes
+``ni:feeds``, ``ni:feed:instruments`` and the node heartbeat. A slow Redis or
+browser slows this thread, never the node.
 
 The heartbeat is only written while the event loop keeps ticking
 (``loop_alive`` is stamped by a loop callback), so a wedged node stops
