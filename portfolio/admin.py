@@ -7,7 +7,17 @@ from django.contrib import admin
 
 from monitoring.admin import ReadOnlyAdmin
 from monitoring.roles import Role
-from portfolio.models import CashBalance, Discrepancy, F8Limit, F8OutboxItem, PortfolioSnapshot, Position
+from portfolio.models import (
+    AttributionCheckpoint,
+    AttributionDay,
+    AttributionLedger,
+    CashBalance,
+    Discrepancy,
+    F8Limit,
+    F8OutboxItem,
+    PortfolioSnapshot,
+    Position,
+)
 
 
 @admin.register(Position)
@@ -106,3 +116,27 @@ class F8LimitAdmin(ReadOnlyAdmin):
     list_filter = ["scope", "kind", "comparison"]
     search_fields = ["f8_id", "target"]
     list_select_related = ["local_limit"]
+
+
+@admin.register(AttributionLedger)
+class AttributionLedgerAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["through", "fills", "fill_id", "refreshed_at"]
+
+
+@admin.register(AttributionDay)
+class AttributionDayAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["day", "account", "instrument", "strategy", "currency", "realized", "commissions", "fills"]
+    list_filter = ["account", "currency"]
+    search_fields = ["instrument__instrument_id", "strategy__name"]
+    list_select_related = ["account", "instrument", "strategy"]
+
+
+@admin.register(AttributionCheckpoint)
+class AttributionCheckpointAdmin(ReadOnlyAdmin):
+    view_role = Role.RISK_MANAGER
+    list_display = ["day", "account", "instrument", "strategy", "quantity", "avg_price", "realized_pnl", "latest"]
+    list_filter = ["account", "latest"]
+    search_fields = ["instrument__instrument_id", "strategy__name"]
+    list_select_related = ["account", "instrument", "strategy"]

@@ -221,7 +221,9 @@ class F8Limit(models.Model):
     value = models.DecimalField(**PRICE)
     currency = models.CharField(max_length=8, blank=True)
     comparison = models.CharField(max_length=16, choices=Comparison.choices)
-    local_limit = models.ForeignKey("risk.RiskLimit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    local_limit = models.ForeignKey(
+        "risk.RiskLimit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     local_value = models.DecimalField(**PRICE, null=True, blank=True)
     pulled_at = models.DateTimeField()
 
@@ -230,3 +232,84 @@ class F8Limit(models.Model):
 
     def __str__(self) -> str:
         return f"F8 {self.kind} {self.scope}:{self.target or '-'} = {self.value} ({self.comparison})"
+
+
+class AttributionLedger(models.Model):
+    """How far the attribution's stored days reach (one row).
+
+    Days before ``through`` (UTC) are summed in ``AttributionDay`` and their closing
+    position states kept in ``AttributionCheckpoint``; fills from ``through`` on are
+    replayed at query time. ``fills`` counts the fills before ``through`` that the
+    stored days hold and ``fill_id`` is the highest fill id seen when they were stored,
+    so a fill recorded later with an earlier timestamp is noticed and its day rebuilt.
+    """
+
+    through = models.DateField(null=True, blank=True)
+    fills = models.BigIntegerField(default=0)
+    fill_id = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"attribution stored through {self.through}"
+
+
+class AttributionDay(models.Model):
+    """One UTC day's fills per account, instrument, strategy and currency.
+
+    ``realized`` is the gross realised P&L (before commissions) in the instrument's
+    settlement currency, on the row of that currency; ``commissions`` are in the row's
+    currency; ``fills`` is counted on the settlement currency's row."""
+
+    day = models.DateField()
+    account = models.ForeignKey("trading.Account", on_delete=models.CASCADE, related_name="+")
+    instrument = models.ForeignKey("trading.Instrument", on_delete=models.CASCADE, related_name="+")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    currency = models.CharField(max_length=8)
+    realized = models.DecimalField(**PRICE, default=Decimal("0"))
+    commissions = models.DecimalField(**PRICE, default=Decimal("0"))
+    fills = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "account", "instrument", "strategy", "currency"],
+                nulls_distinct=False,
+                name="attributionday_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.instrument_id}/{self.strategy_id}: {self.realized} {self.currency}"
+
+
+class AttributionCheckpoint(models.Model):
+    """The position state (as ``portfolio.book.apply_fill`` leaves it) after the last fill of ``day``,
+    for each account, instrument and strategy that traded that day. ``latest`` marks each one's
+    newest checkpoint: the state the replay of fills from the ledger's ``through`` starts from."""
+
+    day = models.DateField()
+    account = models.ForeignKey("trading.Account", on_delete=models.CASCADE, related_name="+")
+    instrument = models.ForeignKey("trading.Instrument", on_delete=models.CASCADE, related_name="+")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    quantity = models.DecimalField(**PRICE)
+    avg_price = models.DecimalField(**PRICE)
+    realized_pnl = models.DecimalField(**PRICE)
+    commissions = models.DecimalField(**PRICE)
+    latest = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "instrument", "strategy", "day"],
+                nulls_distinct=False,
+                name="attributioncheckpoint_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["account"], condition=Q(latest=True), name="attribution_checkpoint_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.instrument_id}/{self.strategy_id}: {self.quantity} @ {self.avg_price}"

@@ -16,5 +16,7 @@ PERIODIC_TASKS = [
         "every": 300,
         "kwargs": {"kind": "daily"},
     },
+    # Stores yesterday's attribution soon after midnight, and catches fills that arrived late.
+    {"name": "Portfolio: attribution ledger", "task": "portfolio.attribution_refresh", "every": 300},
     *graph_schedule.PERIODIC_TASKS,
 ]

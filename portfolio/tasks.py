@@ -15,6 +15,13 @@ def mark() -> int:
     return positions_mark_live()
 
 
+@shared_task(name="portfolio.attribution_refresh", ignore_result=True)
+def attribution_refresh() -> str:
+    from portfolio.attribution import attribution_ledger_refresh
+
+    return str(attribution_ledger_refresh(thorough=True))
+
+
 # The F8 connector's and the performance history's tasks live in portfolio/f8/tasks.py;
 # imported here so Celery's autodiscovery (which looks for <app>.tasks) registers them.
 from portfolio.f8.tasks import f8_sync, snapshot  # noqa: E402, F401

@@ -317,8 +317,8 @@ def _form_errors(form: forms.Form) -> dict[str, str]:
 class AttributionView(SectionPage, TemplateView):
     """GET /portfolio/attribution/ — P&L by strategy, instrument, sector and day for a period.
 
-    The page answers at once; the tables come from ``?fragment=results``, because
-    ``pnl_attribution`` replays every fill up to the period's end."""
+    The page answers at once; the tables come from ``?fragment=results``: whole past
+    days come summed from the attribution ledger, only today's fills are replayed."""
 
     template_name = "portfolio/attribution.html"
     required_role = Role.VIEWER
