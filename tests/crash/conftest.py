@@ -116,17 +116,17 @@ def gate_approves(desk, verdicts: list[str]) -> bool:
     return body.get("status") not in (None, "REJECTED")
 
 
-def order_post(desk, *, key: str, side: str = "BUY") -> httpx.Response:
+def order_post(desk, *, key: str, **fields: str) -> httpx.Response:
+    """POST one order (a 1000 EUR/USD market buy unless ``fields`` say otherwise) with an idempotency key."""
+    order = {
+        "account": "SIM-001",
+        "instrument": "EUR/USD.SIM",
+        "side": "BUY",
+        "order_type": "MARKET",
+        "quantity": "1000",
+        "idempotency_key": key,
+        **fields,
+    }
     return httpx.post(
-        f"{desk['web'].url}/api/v1/orders/",
-        json={
-            "account": "SIM-001",
-            "instrument": "EUR/USD.SIM",
-            "side": side,
-            "order_type": "MARKET",
-            "quantity": "1000",
-            "idempotency_key": key,
-        },
-        headers={"Authorization": f"Token {desk['token']}"},
-        timeout=10,
+        f"{desk['web'].url}/api/v1/orders/", json=order, headers={"Authorization": f"Token {desk['token']}"}, timeout=10
     )

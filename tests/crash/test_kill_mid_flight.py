@@ -21,6 +21,7 @@ import pytest
 
 from monitoring.redis_client import redis_client
 from tests.crash.conftest import BURST_THREADS, desk, node_worker, order_post, pid_alive, wait_for  # noqa: F401
+from trading.market_data.quotes import latest_quote
 from trading.models import Order
 from trading.node.status import node_status
 
@@ -194,3 +195,35 @@ def test_web_killed_mid_burst_loses_nothing_and_retries_with_the_key_never_dupli
 
     orders = assert_each_delivered_once_or_rejected(burst.keys)
     assert {o.idempotency_key: o.pk for o in orders} == burst.ids
+
+
+def test_limit_order_working_on_the_killed_nodes_simulated_venue_ends_canceled_with_the_reason(desk):  # noqa: F811
+    first = wait_for(lambda: (s := node_status()).healthy and s.pid and s, timeout=30, what="the node's pid")
+    bid = Decimal(latest_quote("EUR/USD.SIM").bid)
+    resting = order_post(
+        desk,
+        key=f"rest-{uuid.uuid4().hex[:8]}",
+        order_type="LIMIT",
+        price=str((bid * Decimal("0.98")).quantize(Decimal("0.00001"))),
+    )
+    assert resting.status_code == 201 and resting.json()["status"] == "APPROVED", resting.text
+    order = Order.objects.get(pk=resting.json()["id"])
+    wait_for(lambda: Order.objects.get(pk=order.pk).status == "ACCEPTED", timeout=30, what="the limit to rest")
+
+    os.kill(first.pid, signal.SIGKILL)
+    wait_for(lambda: node_running_other_than(first.pid), timeout=90, what="the supervisor's new node")
+
+    # The venue that held it restarted empty: the desk is told, instead of showing a working order forever.
+    order = wait_for(
+        lambda: (o := Order.objects.get(pk=order.pk)).status == "CANCELED" and o,
+        timeout=30,
+        what="the lost limit order to be closed",
+    )
+    assert "simulated venue restarted with the node" in order.status_reason
+    assert order.fills.count() == 0
+    refused = httpx.post(
+        f"{desk['web'].url}/api/v1/orders/{order.pk}/cancel/",
+        headers={"Authorization": f"Token {desk['token']}"},
+        timeout=10,
+    )
+    assert refused.status_code == 409 and "already canceled" in refused.text, refused.text

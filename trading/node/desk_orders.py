@@ -16,6 +16,10 @@
   the node replays the events of every marked or open order it holds (the
   outbox of a killed node dies with it; the bridge ignores what it already
   has) and refuses the marked orders it does not hold;
+* closes, on start, the orders a previous node left working on a venue that
+  lives inside the node process (the simulated venue restarts empty with it):
+  rejected if never acknowledged, canceled otherwise, each with the reason —
+  so neither Nautilus nor the desk keeps an order no venue has;
 * subscribes to every order event on the message bus (its own orders and the
   strategies') and appends them to the desk's event stream from a writer
   thread, so the event loop never waits on Redis;
@@ -66,6 +70,7 @@ SUBMITTED_KEY = "ni:node:{trader_id}:submitted"
 # re-delivered that late is past its delivery deadline (trading.order_entry) anyway.
 MARKER_TTL_SECONDS = 120
 LOST_REASON = "the node restarted before it recorded this order; not sent again, to avoid a duplicate"
+VENUE_LOST_REASON = "the simulated venue restarted with the node and no longer holds this order"
 ORDER_EVENTS_TOPIC = "events.order.*"
 
 
@@ -90,6 +95,11 @@ class DeskOrders(Strategy):
         self._stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
         self._loop = None
+        # Venues simulated inside this process (set by trading.node.main): they restart empty with it.
+        self._in_process_venues: frozenset[str] = frozenset()
+        self._venues_checked = False
+        # client order id -> reason, for the cancellations this node makes up itself.
+        self._close_reasons: dict[str, str] = {}
         # client order id -> correlation id of the request that created it, so node
         # log lines and the events going back carry the id the web request had.
         self._cids: dict[str, str] = {}
@@ -143,12 +153,41 @@ class DeskOrders(Strategy):
                 self._replay(order)
                 replayed.add(order.client_order_id.value)
         client.close()
-        if replayed or lost:
-            self.log.warning(f"desk reconciliation: replayed {len(replayed)} order(s), refused {lost} lost one(s)")
+        closed = self._close_orders_lost_with_venue()
+        if replayed or lost or closed:
+            self.log.warning(
+                f"desk reconciliation: replayed {len(replayed)} order(s), refused {lost} lost one(s), "
+                f"closed {closed} the venue lost"
+            )
 
     def _replay(self, order) -> None:
         for event in order.events:
             self._on_any_order_event(event)
+
+    def in_process_venues_set(self, venues: frozenset[str]) -> None:
+        """Venues whose exchange runs inside the node process: orders working there die with it."""
+        self._in_process_venues = venues
+
+    def _close_orders_lost_with_venue(self) -> int:
+        """Close, through the execution engine, the orders a previous process left open on an in-process venue."""
+        from nautilus_trader.live.reconciliation import create_order_canceled_event, create_order_rejected_event
+
+        if self._venues_checked:
+            return 0  # a strategy restarted inside a running node: its venues kept their orders
+        self._venues_checked = True
+        closed = 0
+        left_open = {o.client_order_id: o for o in self.cache.orders_open() + self.cache.orders_inflight()}
+        for order in left_open.values():
+            if order.instrument_id.venue.value not in self._in_process_venues or order.is_closed:
+                continue
+            if order.status_string() == "SUBMITTED":
+                event = create_order_rejected_event(order, self.clock.timestamp_ns(), reason=VENUE_LOST_REASON)
+            else:
+                self._close_reasons[order.client_order_id.value] = VENUE_LOST_REASON
+                event = create_order_canceled_event(order, self.clock.timestamp_ns())
+            self.msgbus.send(endpoint="ExecEngine.process", msg=event)
+            closed += 1
+        return closed
 
     # -- commands: stream thread -> event loop ---------------------------------------------------
 
@@ -335,7 +374,10 @@ class DeskOrders(Strategy):
         elif isinstance(event, OrderRejected):
             self._emit("rejected", {"client_order_id": cid, "reason": event.reason, "ts": event.ts_event})
         elif isinstance(event, OrderCanceled):
-            self._emit("canceled", {"client_order_id": cid, "ts": event.ts_event})
+            reason = self._close_reasons.pop(cid, "")
+            self._emit(
+                "canceled", {"client_order_id": cid, "ts": event.ts_event, **({"reason": reason} if reason else {})}
+            )
         elif isinstance(event, OrderExpired):
             self._emit("expired", {"client_order_id": cid, "ts": event.ts_event})
         elif isinstance(event, OrderTriggered):

@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=mark_connected, name="account-status", daemon=True).start()
 
     node.trader.add_actor(QuoteBridgeActor(sink, on_started=on_trader_started))
+    desk_orders_venues_set(node, plan)
     loop = node.get_event_loop()
 
     def stamp() -> None:
@@ -112,6 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         if exit_code == EXIT_OK:
             node_state_set(trader_id, "stopped", reason="stopped")
     return exit_code
+
+
+def desk_orders_venues_set(node, plan) -> None:
+    """Tell the desk's strategy which venues run inside this process: a restart empties them,
+    so orders a killed node left working there are closed instead of waiting forever."""
+    from trading.node.desk_orders import DeskOrders
+
+    venues = frozenset(c.account.venue.code for c in plan.clients if c.account.venue.adapter == "simulated")
+    for strategy in node.trader.strategies():
+        if isinstance(strategy, DeskOrders):
+            strategy.in_process_venues_set(venues)
 
 
 if __name__ == "__main__":
