@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -25,9 +26,13 @@ from trading.order_entry import (
 
 
 class OrderThrottle(UserRateThrottle):
-    """Per-client order rate (settings: ORDER_THROTTLE_RATE); the risk gate has its own rate limits."""
+    """Per-client order rate (settings: ORDER_THROTTLE_RATE); the risk gate has its own rate limits.
+
+    Counts in one cache client for the process: Django's default cache object is
+    per request under ASGI, and each new one opened a Redis connection per order."""
 
     scope = "orders"
+    cache = caches.create_connection("default")
 
 
 class OrderInput(serializers.Serializer):
@@ -73,15 +78,36 @@ class OrderSubmitMixin:
 
     @extend_schema(
         request=OrderInput,
-        responses={201: OrderDetailOutput, 200: OpenApiResponse(OrderDetailOutput, "An idempotent retry: the first order."),
-                   400: OpenApiResponse(description="Field errors, each naming its field.")},
+        responses={
+            201: OrderDetailOutput,
+            200: OpenApiResponse(OrderDetailOutput, "An idempotent retry: the first order."),
+            400: OpenApiResponse(description="Field errors, each naming its field."),
+        },
         examples=[
-            OpenApiExample("Market buy (the seed scenario)", value={
-                "account": "SIM-001", "instrument": "EUR/USD.SIM", "side": "BUY", "order_type": "MARKET",
-                "quantity": "10000", "idempotency_key": "client-7f3a"}),
-            OpenApiExample("Limit sell, good till date", value={
-                "account": "SIM-001", "instrument": "EUR/USD.SIM", "side": "SELL", "order_type": "LIMIT",
-                "quantity": "5000", "price": "1.09000", "time_in_force": "GTD", "expire_time": "2026-12-31T21:00:00Z"}),
+            OpenApiExample(
+                "Market buy (the seed scenario)",
+                value={
+                    "account": "SIM-001",
+                    "instrument": "EUR/USD.SIM",
+                    "side": "BUY",
+                    "order_type": "MARKET",
+                    "quantity": "10000",
+                    "idempotency_key": "client-7f3a",
+                },
+            ),
+            OpenApiExample(
+                "Limit sell, good till date",
+                value={
+                    "account": "SIM-001",
+                    "instrument": "EUR/USD.SIM",
+                    "side": "SELL",
+                    "order_type": "LIMIT",
+                    "quantity": "5000",
+                    "price": "1.09000",
+                    "time_in_force": "GTD",
+                    "expire_time": "2026-12-31T21:00:00Z",
+                },
+            ),
         ],
         description="Places an order. It is risk-checked at once: the response carries the gate's verdict "
         "(status APPROVED or REJECTED with reasons). Approved orders go to the venue and their progress "
@@ -96,14 +122,23 @@ class OrderSubmitMixin:
         except ValidationError as exc:
             return _refused(exc, request, "order.submit")
         order, created = order_submit(request=order_request, user=request.user)
-        order = Order.objects.select_related("account", "instrument", "strategy", "created_by").get(pk=order.pk)
-        return Response(OrderDetailOutput(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        # Read again: the venue may have answered already. Three queries, whatever the timeline.
+        order = (
+            Order.objects.select_related("account", "instrument", "strategy", "created_by", "risk_decision")
+            .prefetch_related("events", "fills__order__instrument")
+            .get(pk=order.pk)
+        )
+        return Response(
+            OrderDetailOutput(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class OrderCancelApi(APIView):
     write_role = Role.TRADER
 
-    @extend_schema(request=None, responses={202: OrderDetailOutput, 409: OpenApiResponse(description="Already filled/canceled...")})
+    @extend_schema(
+        request=None, responses={202: OrderDetailOutput, 409: OpenApiResponse(description="Already filled/canceled...")}
+    )
     def post(self, request, pk: int):
         generics_order = Order.objects.filter(pk=pk).first()
         if generics_order is None:
@@ -118,14 +153,21 @@ class OrderCancelApi(APIView):
 class OrderModifyApi(APIView):
     write_role = Role.TRADER
 
-    @extend_schema(request=ModifyInput, responses={202: OrderDetailOutput, 400: None, 409: None},
-                   examples=[OpenApiExample("Move the limit", value={"price": "1.08420"})])
+    @extend_schema(
+        request=ModifyInput,
+        responses={202: OrderDetailOutput, 400: None, 409: None},
+        examples=[OpenApiExample("Move the limit", value={"price": "1.08420"})],
+    )
     def post(self, request, pk: int):
         ModifyInput(data=request.data).is_valid(raise_exception=True)
         if not Order.objects.filter(pk=pk).exists():
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         try:
-            order = order_modify(order_id=pk, user=request.user, **{k: request.data[k] for k in ModifyInput().fields if request.data.get(k) not in (None, "")})
+            order = order_modify(
+                order_id=pk,
+                user=request.user,
+                **{k: request.data[k] for k in ModifyInput().fields if request.data.get(k) not in (None, "")},
+            )
         except ValidationError as exc:
             return _refused(exc, request, "order.modify")
         except OrderActionRefused as exc:
@@ -140,8 +182,12 @@ class OrderCancelAllApi(APIView):
     def post(self, request):
         CancelAllInput(data=request.data).is_valid(raise_exception=True)
         try:
-            count = orders_cancel_all(user=request.user, account=request.data.get("account"),
-                                      strategy=request.data.get("strategy"), instrument=request.data.get("instrument"))
+            count = orders_cancel_all(
+                user=request.user,
+                account=request.data.get("account"),
+                strategy=request.data.get("strategy"),
+                instrument=request.data.get("instrument"),
+            )
         except ValidationError as exc:
             return _refused(exc, request, "order.cancel_all")
         return Response({"canceled": count}, status=status.HTTP_202_ACCEPTED)
