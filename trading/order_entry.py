@@ -110,7 +110,9 @@ def order_request_check(*, data: dict[str, Any], user, source: str = OrderSource
     try:
         query = Instrument.objects.select_related("venue", "sector")
         instrument = (
-            query.get(pk=int(instrument_ref)) if str(instrument_ref).isdigit() else query.get(instrument_id=instrument_ref)
+            query.get(pk=int(instrument_ref))
+            if str(instrument_ref).isdigit()
+            else query.get(instrument_id=instrument_ref)
         )
     except (Instrument.DoesNotExist, TypeError, ValueError):
         errors["instrument"] = f"Unknown instrument '{instrument_ref}'."
@@ -220,10 +222,8 @@ def order_submit(*, request: OrderRequest, user) -> tuple[Order, bool]:
     too (status REJECTED with the gate's reasons): a refusal is an outcome, not
     an error.
     """
-    if request.idempotency_key:
-        existing = Order.objects.filter(created_by=user, idempotency_key=request.idempotency_key).first()
-        if existing is not None:
-            return existing, False
+    # No look-up first: the unique (created_by, idempotency_key) constraint refuses a retry at
+    # its first INSERT, before the gate runs, and the first order is read then.
     with timed("order_submit", logger) as perf:
         try:
             with transaction.atomic():
@@ -249,12 +249,13 @@ def order_submit(*, request: OrderRequest, user) -> tuple[Order, bool]:
                 approved, reasons = _gate_decide(order)
                 if approved:
                     order_transition(order, S.APPROVED, message="Approved by the risk gate")
-                    transaction.on_commit(lambda: order_dispatch(order_id=order.pk))
+                    body = order_command_body(order)
+                    transaction.on_commit(lambda: _dispatch_if_approved(order_id=order.pk, body=body))
                 else:
                     order_transition(order, S.REJECTED, message="; ".join(reasons) or "Rejected by the risk gate")
                 publish_on_commit("orders", "created", order_payload(order))
         except IntegrityError:
-            # Two requests with one idempotency key raced; the other one won.
+            # A retry, or two requests with one idempotency key raced: the first order stands.
             if request.idempotency_key:
                 existing = Order.objects.filter(created_by=user, idempotency_key=request.idempotency_key).first()
                 if existing is not None:
@@ -285,6 +286,14 @@ def order_dispatch(*, order_id: int) -> None:
     if order.status != S.APPROVED:
         return
     command_send("submit", order_command_body(order))
+
+
+def _dispatch_if_approved(*, order_id: int, body: dict[str, Any]) -> None:
+    """``order_dispatch`` for an order just approved in this process: the command body
+    was built inside its transaction, so only the status is read again (a cancel may
+    have committed since)."""
+    if Order.objects.filter(pk=order_id, status=S.APPROVED).exists():
+        command_send("submit", body)
 
 
 def order_command_body(order: Order) -> dict[str, Any]:
@@ -326,7 +335,9 @@ def order_cancel(*, order_id: int, user) -> Order:
             raise OrderActionRefused("Your role cannot cancel orders.")
         if order.status in (S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED, S.VENUE_REJECTED):
             raise OrderActionRefused(_refusal(order, "cancel"))
-        audit_record(actor=user, action="order.cancel", obj=order, changes={"status": [order.status, "cancel requested"]})
+        audit_record(
+            actor=user, action="order.cancel", obj=order, changes={"status": [order.status, "cancel requested"]}
+        )
         if order.status in (S.PENDING, S.RISK_CHECK, S.APPROVED):
             order_transition(order, S.CANCELED, message=f"Canceled by {user} before it reached the venue")
             publish_on_commit("orders", "canceled", order_payload(order))
@@ -336,8 +347,14 @@ def order_cancel(*, order_id: int, user) -> Order:
     return order
 
 
-def order_modify(*, order_id: int, user, quantity: Decimal | None = None, price: Decimal | None = None,
-                 trigger_price: Decimal | None = None) -> Order:
+def order_modify(
+    *,
+    order_id: int,
+    user,
+    quantity: Decimal | None = None,
+    price: Decimal | None = None,
+    trigger_price: Decimal | None = None,
+) -> Order:
     """Ask the venue to change a working order's quantity or prices. Validated like a new order;
     a modification that adds exposure (larger quantity) passes the gate again."""
     from monitoring.audit import audit_record
@@ -387,7 +404,9 @@ def order_modify(*, order_id: int, user, quantity: Decimal | None = None, price:
     return order
 
 
-def orders_redispatch_stale(*, older_than_seconds: float = 2.0, deadline_seconds: float = DISPATCH_DEADLINE_SECONDS + 5) -> dict[str, int]:
+def orders_redispatch_stale(
+    *, older_than_seconds: float = 2.0, deadline_seconds: float = DISPATCH_DEADLINE_SECONDS + 5
+) -> dict[str, int]:
     """Re-send APPROVED orders whose dispatch may have been lost (a crash between the
     commit and the stream write, Redis briefly down); reject those past the deadline.
 
@@ -413,10 +432,14 @@ def orders_cancel_all(*, user, account=None, strategy=None, instrument=None) -> 
     """Cancel every working order of an account, strategy and/or instrument. Returns how many were asked."""
     if not has_role(user, Role.TRADER):
         raise ValidationError({"__all__": "Your role cannot cancel orders."})
-    orders = Order.objects.filter(status__in=[S.PENDING, S.RISK_CHECK, S.APPROVED, S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED])
+    orders = Order.objects.filter(
+        status__in=[S.PENDING, S.RISK_CHECK, S.APPROVED, S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED]
+    )
     errors = {}
     if account not in (None, ""):
-        found = Account.objects.filter(name=account).first() or (Account.objects.filter(pk=account).first() if str(account).isdigit() else None)
+        found = Account.objects.filter(name=account).first() or (
+            Account.objects.filter(pk=account).first() if str(account).isdigit() else None
+        )
         if found is None:
             errors["account"] = f"Unknown account '{account}'."
         orders = orders.filter(account=found)
