@@ -12,7 +12,9 @@ simulation or live (``deployed_strategy_configs``, called by the node builder).
 
 Which exact version runs is a ``StrategyDeployment`` row (with its spec hash).
 "Deploy to Live" is a promotion request of that exact version, allowed only
-when the gate checks pass (``live_gate_checks``) and decided by an Admin or
+when the gate checks pass (``live_gate_checks``: validation, a backtest, the
+minimum period in simulation, and simulated returns within the declared drift
+bound of the backtest's over the same period, ``strategies.comparison``) and decided by an Admin or
 Risk Manager other than the requester. This desk has no live venue: an
 approved promotion is recorded, and the strategy keeps running in simulation.
 """
