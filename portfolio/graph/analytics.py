@@ -42,14 +42,16 @@ def _pct(part: Decimal, whole: Decimal) -> Decimal:
 
 def instrument_exposures(*, holder: str = "Account") -> dict[int, tuple[Decimal, Decimal]]:
     """(net, gross) exposure per instrument pk, summed over every ``holder`` (Account: the whole book)."""
-    out: dict[int, tuple[Decimal, Decimal]] = {}
-    # One row per instrument (lists inside) keeps the Bolt round trip small.
-    for pk, values, grosses in graph_query(
+    # One record of parallel lists: the Python driver spends far more per record than per value.
+    pks, values, grosses = graph_query(
         f"MATCH (:{holder})-[h:HOLDS]->(i:Instrument) "
-        "RETURN i.pk, collect(h.value), collect(coalesce(h.gross, h.value))"
-    ):
-        out[pk] = (sum(map(Decimal, values), ZERO), sum((abs(Decimal(g)) for g in grosses), ZERO))
-    return out
+        "WITH i, collect(h.value) AS values, collect(coalesce(h.gross, h.value)) AS grosses "
+        "RETURN collect(i.pk), collect(values), collect(grosses)"
+    )[0]
+    return {
+        pk: (sum(map(Decimal, v), ZERO), sum((abs(Decimal(g)) for g in gs), ZERO))
+        for pk, v, gs in zip(pks, values, grosses, strict=True)
+    }
 
 
 def _net(exposures: dict[int, tuple[Decimal, Decimal]], pk: int) -> Decimal:
@@ -119,19 +121,30 @@ def correlation_clusters(*, threshold: float = DEFAULT_CLUSTER_RHO, min_size: in
     """
     if not -1.0 <= threshold <= 1.0:
         raise ValueError("threshold must be between -1 and 1")
-    # One row per source instrument with its strong neighbours: ~1k records instead of ~25k.
-    adjacency = graph_query(
+    # Each source instrument's strong neighbours, all in one record of parallel lists (the
+    # driver's cost is per record more than per value); components by union-find here.
+    sources, neighbours, weakest_rho = graph_query(
         "MATCH (a:Instrument)-[e:CORRELATED_WITH]->(b:Instrument) WHERE e.rho >= $t "
-        "RETURN a.pk, collect(b.pk), min(e.rho)",
+        "WITH a, collect(b.pk) AS bs, min(e.rho) AS weakest "
+        "RETURN collect(a.pk), collect(bs), collect(weakest)",
         {"t": float(threshold)},
-    )
+    )[0]
+    adjacency = list(zip(sources, neighbours, weakest_rho, strict=True))
     components = [
         c for c in connected_components((), ((a, b) for a, bs, _ in adjacency for b in bs)) if len(c) >= min_size
     ]
     exposures = instrument_exposures()
     member_pks = [pk for c in components for pk in c]
     ids = (
-        dict(graph_query("MATCH (i:Instrument) WHERE i.pk IN $pks RETURN i.pk, i.instrument_id", {"pks": member_pks}))
+        dict(
+            zip(
+                *graph_query(
+                    "MATCH (i:Instrument) WHERE i.pk IN $pks RETURN collect(i.pk), collect(i.instrument_id)",
+                    {"pks": member_pks},
+                )[0],
+                strict=True,
+            )
+        )
         if member_pks
         else {}
     )
