@@ -127,8 +127,11 @@ def pnl_attribution(
     if stored_to is not None and (stored_from is None or stored_from < stored_to):
         run.stored_add(stored_from, stored_to)
         if start is not None and start < _midnight(stored_from):
-            run.replay(lo=start, hi=_midnight(stored_from), from_day=_day_floor(start))
-        states = run.replay(lo=_midnight(stored_to), hi=end, from_day=stored_to)
+            run.replay(lo=start, hi=_midnight(stored_from), from_day=_day_floor(start), states_needed=False)
+        # The rest of the period after the stored days, if any (there is none when it ends at a stored midnight).
+        states = {}
+        if end is None or end > _midnight(stored_to):
+            states = run.replay(lo=_midnight(stored_to), hi=end, from_day=stored_to)
     else:
         # Checkpoints reach only as far as ``through``: a later start replays from there.
         from_day = None if (start is None or through is None) else min(_day_floor(start), through)
@@ -182,11 +185,17 @@ class _Run:
                 fills=row["fills_sum"],
             )
 
-    def replay(self, *, lo: datetime | None, hi: datetime | None, from_day: date | None) -> dict[Key, PositionState]:
+    def replay(
+        self, *, lo: datetime | None, hi: datetime | None, from_day: date | None, states_needed: bool = True
+    ) -> dict[Key, PositionState]:
         """Replay the fills in [from_day 00:00, hi) from the states checkpointed before ``from_day``,
-        adding those at or after ``lo`` to the result. Returns the states at ``hi``."""
+        adding those at or after ``lo`` to the result. Returns the states at ``hi`` (all of them only
+        when ``states_needed``: otherwise an empty range returns before reading the checkpoints)."""
+        start = _midnight(from_day) if from_day else None
+        if not states_needed and not _fills_exist(account_id=self.account_id, start=start, end=hi):
+            return {}
         states = checkpoints_before(from_day, account_id=self.account_id) if from_day is not None else {}
-        fills = _fills(account_id=self.account_id, start=_midnight(from_day) if from_day else None, end=hi)
+        fills = _fills(account_id=self.account_id, start=start, end=hi)
         for key, ts, settle, gross, commission, commission_ccy, state in _ledger(fills, states, self.instruments):
             states[key] = state
             if lo is not None and ts < lo:
@@ -222,8 +231,26 @@ class _Run:
             )
 
 
+def _fills_in(*, account_id: int | None, start: datetime | None, end: datetime | None):
+    """Fills in [start, end) (either open), of one account or all."""
+    fills = Fill.objects.all()
+    if account_id is not None:
+        fills = fills.filter(order__account_id=account_id)
+    if start is not None:
+        fills = fills.filter(ts_event__gte=start)
+    if end is not None:
+        fills = fills.filter(ts_event__lt=end)
+    return fills
+
+
+def _fills_exist(*, account_id: int | None, start: datetime | None, end: datetime | None) -> bool:
+    return _fills_in(account_id=account_id, start=start, end=end).exists()
+
+
 def _fills(*, account_id: int | None, start: datetime | None, end: datetime | None):
-    fills = Fill.objects.order_by("ts_event", "id").values_list(
+    """The fields ``_ledger`` reads, in time order, streamed."""
+    fills = _fills_in(account_id=account_id, start=start, end=end).order_by("ts_event", "id")
+    return fills.values_list(
         "order__account_id",
         "order__instrument_id",
         "order__strategy_id",
@@ -233,14 +260,7 @@ def _fills(*, account_id: int | None, start: datetime | None, end: datetime | No
         "commission",
         "commission_currency",
         "ts_event",
-    )
-    if account_id is not None:
-        fills = fills.filter(order__account_id=account_id)
-    if start is not None:
-        fills = fills.filter(ts_event__gte=start)
-    if end is not None:
-        fills = fills.filter(ts_event__lt=end)
-    return fills.iterator(chunk_size=5000)
+    ).iterator(chunk_size=5000)
 
 
 def _ledger(fills, states: dict[Key, PositionState], instruments: dict):
@@ -282,12 +302,8 @@ def checkpoints_before(day: date, *, account_id: int | None = None) -> dict[Key,
         rows = rows.order_by("account_id", "instrument_id", "strategy_id", "-day").distinct(
             "account_id", "instrument_id", "strategy_id"
         )
-    return {
-        (r.account_id, r.instrument_id, r.strategy_id): PositionState(
-            r.quantity, r.avg_price, r.realized_pnl, r.commissions
-        )
-        for r in rows
-    }
+    fields = ("account_id", "instrument_id", "strategy_id", "quantity", "avg_price", "realized_pnl", "commissions")
+    return {(acc, inst, strat): PositionState(*state) for acc, inst, strat, *state in rows.values_list(*fields)}
 
 
 def _ledger_through() -> date | None:
