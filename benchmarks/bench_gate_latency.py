@@ -1,14 +1,24 @@
 """Pre-trade gate latency, in-process: every check enabled, 1k positions, 200 limits, 100k orders.
 
 The snapshot is built in memory (no database, no Redis): this measures the hot
-path alone — gather inputs, run every check, build the reservation plan. The
-atomic Redis step is measured separately by ``gate_reservation``.
+path alone — ``LiveTradingRiskGate.validate_order_sync``, the call every entry path
+makes: gather inputs, run every check, build the reservation plan. The atomic Redis
+step is measured separately by ``gate_reservation``.
+
+Two clocks. Wall time per order (``perf_counter``) is what an order waits, including
+any time the OS gave the core to another process; on a shared machine that is the
+machine's load as much as the gate. Thread CPU time per order (a second pass,
+``thread_time``) is the gate's own cost on one core, collector pauses included. Both
+are reported, with the involuntary context switches and the load average of the run;
+``value`` and ``passed`` use wall time.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import random
+import resource
 import time
 from decimal import Decimal as D
 
@@ -167,8 +177,7 @@ def build_gate(data: dict, *, reserve: bool):
 
     snap = snapshot_build(data)
     runtime = GateRuntime(loader=lambda: snap, refresh=3600)
-    runtime.snapshot = snap  # in memory: no thread, no channel
-    runtime.connected = True
+    runtime.install(snap)  # in memory: no thread, no channel; the first-load steps of a real gate
     return LiveTradingRiskGate(
         {"max_snapshot_age": 3600, "max_quote_age": 3600, "process": "bench"}, runtime=runtime, reserve=reserve
     )
@@ -199,18 +208,24 @@ def orders(data: dict, n: int, seed: int = 11):
     return out
 
 
+def _collections() -> list[int]:
+    return [g["collections"] for g in gc.get_stats()]
+
+
 def run(n: int = 100_000) -> dict:
     data = build_data()
-    gate = build_gate(data, reserve=False)
+    # Orders first: a real gate's orders are short-lived, so the long-lived batch must not
+    # add to what the collector scans (the gate freezes what is alive at its first load).
     batch = orders(data, n)
-    for o in batch:  # steady state: per-(account, strategy, instrument) limit lookups are memoised
+    gate = build_gate(data, reserve=False)
+    for o in batch:  # steady state: every (account, strategy, instrument) has its compiled RuleSet
         gate.validate_order_sync(o)
-    gc.collect()
-    gc.freeze()  # the snapshot is long-lived; keep it out of the collector's scans, as a gate process would
-    lat = []
-    cpu0 = time.process_time()
-    approved = 0
     perf = time.perf_counter_ns
+    lat = []
+    approved = 0
+    gc_before = _collections()
+    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+    cpu0 = time.process_time()
     started = perf()
     for o in batch:
         t0 = perf()
@@ -219,33 +234,47 @@ def run(n: int = 100_000) -> dict:
         approved += d.approved
     total_s = (perf() - started) / 1e9
     cpu_s = time.process_time() - cpu0
-    gc.unfreeze()
+    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - switches
+    gc_during = [after - before for before, after in zip(gc_before, _collections(), strict=True)]
+    cpu = []
+    thread_ns = time.thread_time_ns
+    for o in batch:
+        t0 = thread_ns()
+        gate.validate_order_sync(o)
+        cpu.append(thread_ns() - t0)
     lat.sort()
+    cpu.sort()
 
-    def pct(p):
-        return round(lat[min(len(lat) - 1, int(p * len(lat)))] / 1000, 1)
+    def pct(values, p):
+        return round(values[min(len(values) - 1, int(p * len(values)))] / 1000, 1)
 
     checks = {c.name for c in gate.validate_order_sync(batch[0]).checks}
     # One core's capacity is judged on CPU time: on a shared machine wall time includes waiting for a core.
     rate = round(n / cpu_s)
     return {
-        "value": pct(0.99),
+        "value": pct(lat, 0.99),
         "unit": "µs p99 per order",
         "goal": GOAL_P99_US,
         "detail": {
             "orders": n,
             "positions": len(data["positions"]),
             "limits": len(data["limits"]),
-            "p50_us": pct(0.5),
-            "p99_us": pct(0.99),
-            "p999_us": pct(0.999),
-            "max_us": pct(1.0),
+            "p50_us": pct(lat, 0.5),
+            "p99_us": pct(lat, 0.99),
+            "p999_us": pct(lat, 0.999),
+            "max_us": pct(lat, 1.0),
+            "cpu_p50_us": pct(cpu, 0.5),
+            "cpu_p99_us": pct(cpu, 0.99),
+            "cpu_p999_us": pct(cpu, 0.999),
             "orders_per_s_one_core": rate,
             "orders_per_s_wall": round(n / total_s),
             "cpu_us_per_order": round(cpu_s / n * 1e6, 1),
             "goal_orders_per_s": GOAL_RATE,
             "approved": approved,
+            "gc_collections_by_generation": gc_during,
+            "involuntary_context_switches": switches,
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "checks_on_first_order": sorted(checks),
-            "passed": pct(0.99) <= GOAL_P99_US and rate >= GOAL_RATE,
+            "passed": pct(lat, 0.99) <= GOAL_P99_US and rate >= GOAL_RATE,
         },
     }

@@ -166,6 +166,9 @@ def risk_limit_check(fields: dict[str, Any]) -> dict[str, Any]:
         params = {}
     if not isinstance(params, dict):
         fail("params", "params must be a JSON object.")
+    else:
+        for message in _params_problems(kind, params):
+            fail("params", message)
     cleaned["params"] = params
 
     # Scope: exactly the reference the scope names, no other (the database says so too).
@@ -186,6 +189,35 @@ def risk_limit_check(fields: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def _is_id_list(value: Any, *, at_least: int) -> bool:
+    return isinstance(value, list) and len(value) >= at_least and all(isinstance(i, str) and i for i in value)
+
+
+def _params_problems(kind: Any, params: dict[str, Any]) -> list[str]:
+    """What the gate would otherwise have to refuse every order over (it fails closed on a malformed group)."""
+    problems = []
+    if kind == Kind.CORRELATION_EXPOSURE:
+        threshold = params.get("threshold")
+        if threshold is not None:
+            try:
+                if isinstance(threshold, bool):
+                    raise ValueError
+                rho = Decimal(str(threshold))
+                if not (rho.is_finite() and 0 < rho <= 1):
+                    raise ValueError
+            except (ValueError, ArithmeticError):
+                problems.append("params.threshold must be a correlation above 0 and at most 1, e.g. 0.8.")
+        if "instruments" in params and not _is_id_list(params["instruments"], at_least=2):
+            problems.append(
+                'params.instruments must list at least two instrument ids, e.g. ["EUR/USD.SIM", "GBP/USD.SIM"].'
+            )
+    elif kind == Kind.INSTRUMENT_LIST:
+        for name in ("allowed", "blocked"):
+            if name in params and not _is_id_list(params[name], at_least=0):
+                problems.append(f"params.{name} must be a list of instrument ids.")
+    return problems
 
 
 def _canonical(fields: dict[str, Any]) -> dict[str, Any]:

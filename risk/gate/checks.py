@@ -38,8 +38,6 @@ ONE_D = Decimal(1)
 CENT = Decimal("0.01")
 NO_HEADROOM_LIMIT = Decimal("1e20")
 DEFAULT_CORRELATION_THRESHOLD = 0.8
-# Checks that only an atomic Redis step can decide (counts shared by every process).
-RESERVATION_ONLY_KINDS = frozenset({"order_rate", "max_open_orders"})
 
 # An outcome: (name, passed, measured, limit, limit_id, limit_version, reason_code, message).
 Outcome = tuple
@@ -189,7 +187,7 @@ class RuleSet:
     key_instrument: str  # n:i:<account>:<instrument>
     key_sector: str  # n:sec:<account>:<sector>
     key_strategy: str  # n:s:<strategy>
-    open_orders_keys: tuple[str, ...]  # every oo: counter an order takes a slot in
+    open_orders: dict[str, int]  # every oo: counter an order takes a slot in -> 1 (copied per order)
 
 
 def _scope_entity(rule: LimitRule, aid: int, sid: int | None, iid: str, sector_id: int | None) -> str:
@@ -253,7 +251,7 @@ def ruleset_compile(
         key_instrument=key_instrument,
         key_sector=f"n:sec:{aid}:{sector_id}",
         key_strategy=f"n:s:{sid}",
-        open_orders_keys=tuple(oo),
+        open_orders=dict.fromkeys(oo, 1),
     )
 
 
@@ -288,14 +286,6 @@ def ruleset_for(snap: GateSnapshot, req: OrderRequest, sector_id: int | None) ->
     )
     snap.limit_cache[key] = hit
     return hit
-
-
-def applicable_limits(
-    snap: GateSnapshot, req: OrderRequest, sector_id: int | None
-) -> tuple[list[LimitRule], list[LimitRule]]:
-    """(every enabled limit whose scope matches the order, the binding ones)."""
-    rs = ruleset_for(snap, req, sector_id)
-    return rs.applied, rs.binding
 
 
 # ---------------------------------------------------------------------------
@@ -334,12 +324,10 @@ def gather_inputs(snap: GateSnapshot, req: OrderRequest, *, now: float) -> tuple
     inp["fx"] = snap.fx_rate(inst.quote_ccy, acct.base_ccy)
     inp["position"] = snap.net_position.get((aid, iid), ZERO)
     if state is not None:
-        notionals = state.inst_notional
-        inp["inst_notional"] = notionals.get(iid, ZERO)
+        inp["inst_notional"] = state.inst_notional.get(iid, ZERO)
         inp["sector_gross"] = state.sector_gross.get(sector_id, ZERO)
         inp["sector_net"] = state.sector_net.get(sector_id, ZERO)
     else:
-        notionals = {}
         inp["inst_notional"] = inp["sector_gross"] = inp["sector_net"] = ZERO
     sid = req.strategy_id
     if sid is not None:
@@ -356,14 +344,22 @@ def gather_inputs(snap: GateSnapshot, req: OrderRequest, *, now: float) -> tuple
         inp["kill_switches"] = found
     else:
         inp["kill_switches"] = []
-    correlation = {}
-    for rule_id, group in rs.groups.items():
+    inp["correlation"] = {rule_id: _group_exposure(state, rule_id, iid, group) for rule_id, group in rs.groups.items()}
+    return inp, rs
+
+
+def _group_exposure(state, rule_id: str, iid: str, group: list[str]) -> dict[str, Any]:
+    """``{"group", "gross"}``: the account's gross exposure to a correlation limit's group, memoised on
+    the account state (replaced whole when a position or price changes)."""
+    memo = state.memo if state is not None else {}
+    hit = memo.get((rule_id, iid))
+    if hit is None:
+        notionals = state.inst_notional if state is not None else {}
         gross = ZERO
         for j in group:
             gross += abs(notionals.get(j, ZERO))
-        correlation[rule_id] = {"group": group, "gross": gross}
-    inp["correlation"] = correlation
-    return inp, rs
+        hit = memo[(rule_id, iid)] = {"group": group, "gross": gross}
+    return hit
 
 
 def ruleset_from_inputs(req: OrderRequest, inp: dict[str, Any]) -> RuleSet:
@@ -692,9 +688,8 @@ def evaluate(
     if failed or fails:
         return out, None
 
-    increments: dict[str, int] = {rs.key_buys if buy else rs.key_sells: lots}
-    for key in rs.open_orders_keys:
-        increments[key] = 1
+    increments = rs.open_orders.copy()
+    increments[rs.key_buys if buy else rs.key_sells] = lots
     sid = req.strategy_id
     if sid is not None:
         increments[rs.key_strategy_buys if buy else rs.key_strategy_sells] = lots

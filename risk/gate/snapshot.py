@@ -91,6 +91,9 @@ class AccountState:
     inst_notional: dict[str, Decimal]  # signed, base currency
     complete: bool  # False when a position or balance could not be valued (no price / no FX rate)
     judged: dict[str, Any]  # the account as a decision's input snapshot shows it (built once; read-only)
+    # Per-order work that depends on this state alone, memoised until the state is replaced
+    # (e.g. a correlation group's gross exposure, keyed by (limit id, instrument)).
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(slots=True, frozen=True)

@@ -105,6 +105,14 @@ def measure(snap: GateSnapshot, rule: LimitRule, counters: dict[str, int] | None
                     continue
                 consider(abs(value) / eq * HUNDRED if eq > 0 else None, f"account {aid} sector {sector}")
         elif kind == "correlation_exposure":
+            members = rule.params.get("instruments")
+            if isinstance(members, list):
+                # An adopted cluster: exactly the instruments it names.
+                consider(
+                    sum((abs(state.inst_notional.get(j, ZERO)) for j in set(members)), ZERO),
+                    f"account {aid} cluster of {len(set(members))}",
+                )
+                continue
             threshold = float(rule.params.get("threshold", 0.8))
             for iid in state.inst_notional:
                 group = [iid] + [j for j, rho in snap.correlations.get(iid, {}).items() if rho >= threshold]

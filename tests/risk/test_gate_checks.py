@@ -263,3 +263,68 @@ def test_decision_records_limit_versions_and_inputs(desk, gate):
     assert ledger["snapshot"]["position"] == "0"
     assert ledger["snapshot"]["quote"]["bid"] == "1.25"
     assert ledger["elapsed_us"] > 0
+
+
+def test_adopted_cluster_limits_exactly_the_instruments_it_names(desk, gate):
+    """A cluster adopted from the graph (a global correlation_exposure limit with params.instruments)
+    adds up its own instruments, whatever today's correlation matrix says, and limits no other."""
+    from monitoring.redis_client import redis_client
+    from monitoring.roles import Role
+    from portfolio.graph.services import graph_cluster_adopt
+    from risk.gate.reservation import reservation_release
+    from risk.gate.utilisation import limit_utilisation
+    from tests.factories import make_role_users
+
+    redis_client().delete("ni:risk:correlations")  # no matrix: only the adopted list groups EUR with GBP
+    position(desk, "40000", instrument=desk["gbp"])  # 50,000 USD held in the cluster
+    adopted = graph_cluster_adopt(
+        instruments=["EUR/USD.SIM", "GBP/USD.SIM"],
+        threshold="0.7",
+        value="75000",
+        user=make_role_users()[Role.RISK_MANAGER],
+    )
+    gate.runtime.reload()
+    verdicts = []
+    for qty in ("19000", "20000", "21000"):  # 23,750 / 25,000 / 26,250 more
+        d = gate.validate_order_sync(order(desk, qty=qty))
+        reservation_release(client_order_id=d.request.client_order_id)
+        verdicts.append((d.approved, d.reason_codes))
+    assert verdicts == [(True, []), (True, []), (False, ["CORRELATION_LIMIT"])]
+    check = next(c for c in d.checks if c.name == "correlation_exposure")
+    assert (check.limit_id, check.measured, check.limit) == (adopted.pk, D("76250"), D("75000"))
+    # Outside the cluster the limit does not apply at all.
+    outside = gate.validate_order_sync(order(desk, qty="100000", instrument="AUD/USD.SIM"))
+    assert outside.approved
+    assert adopted.pk not in {r["id"] for r in outside.ledger()["snapshot"]["limits"]}
+    # The Risk page's utilisation measures the same group.
+    row = next(r for r in limit_utilisation(gate.runtime.snapshot) if r["limit_id"] == adopted.pk)
+    assert (row["measured"], row["utilisation_pct"], row["breached"]) == (D("50000"), D("66.67"), False)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"instruments": "EUR/USD.SIM,GBP/USD.SIM"},
+        {"instruments": ["EUR/USD.SIM"]},
+        {"threshold": 1.5},
+        {"threshold": "NaN"},
+        {"threshold": True},
+    ],
+)
+def test_a_malformed_correlation_group_is_refused_with_the_field_named(params):
+    from django.core.exceptions import ValidationError
+
+    from risk.limits import risk_limit_check
+
+    with pytest.raises(ValidationError) as err:
+        risk_limit_check(
+            {"name": "Group", "kind": "correlation_exposure", "scope": "global", "value": "75000", "params": params}
+        )
+    assert list(err.value.message_dict) == ["params"]
+
+
+def test_a_group_the_gate_cannot_read_rejects_every_order_it_could_cover(desk, gate):
+    # Written around the validation (a bulk update): the gate must not guess what it covers.
+    limit("correlation_exposure", "75000", params={"instruments": "EUR/USD.SIM"})
+    gate.runtime.reload()
+    assert gate.validate_order_sync(order(desk)).reason_codes == ["GATE_ERROR"]
