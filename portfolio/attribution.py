@@ -114,12 +114,22 @@ def pnl_attribution(
     first, which gives the same figures (the tests hold it to that) only slower."""
     if start is not None and end is not None and start >= end:
         raise ValidationError({"end": "The end of the period must be after its start."})
+    import redis
+
     from trading.market_data.quotes import latest_quotes
 
-    quotes = latest_quotes() if quotes is None else quotes
+    unquoted = False
+    if quotes is None:
+        try:
+            quotes = latest_quotes()
+        except redis.RedisError:
+            # A report of the past must not fail with the live feed: what needs a quote says so instead.
+            quotes, unquoted = {}, True
     instruments = {i.pk: i for i in Instrument.objects.select_related("sector")}
     fx = FxRates.from_quotes([i for i in instruments.values() if i.base_currency], quotes)
     run = _Run(Attribution(start=start, end=end), instruments, fx, account_id)
+    if unquoted:
+        run.result.missing.append("live quotes unavailable (Redis): FX rates and marks of open positions")
 
     through = _ledger_through() if use_ledger else None
     stored_from = _day_ceil(start) if start is not None else None

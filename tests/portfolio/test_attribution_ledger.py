@@ -135,3 +135,14 @@ def test_a_fill_committed_out_of_id_order_is_caught_by_the_thorough_refresh():
     attribution_ledger_refresh(thorough=True)
 
     assert _same_as_full_replay(start=_midnight(4))["day"][(TODAY - timedelta(days=2)).isoformat()][3] == 3
+
+
+def test_attribution_without_redis_reports_what_it_could_not_value(restart_redis_after):
+    _history()
+    restart_redis_after.stop()
+
+    attribution = pnl_attribution(start=_midnight(4), end=_midnight(2))
+
+    assert "live quotes unavailable (Redis): FX rates and marks of open positions" in attribution.missing
+    assert "no JPY/USD rate for USD/JPY.SIM" in attribution.missing
+    assert attribution.total.fills == 4 and attribution.by["instrument"]["EUR/USD.SIM"].realized != 0
