@@ -12,10 +12,11 @@
   time, trimmed to ``MARKER_TTL_SECONDS``) before handing it to Nautilus. The
   cache reaches Redis up to ``buffer_interval_ms`` later, so a node killed in
   between restarts with a marked order its cache never held: that order may
-  have reached the (lost) venue, so it is refused, never sent again. On start
-  the node replays the events of every marked or open order it holds (the
-  outbox of a killed node dies with it; the bridge ignores what it already
-  has) and refuses the marked orders it does not hold;
+  have reached the (lost) venue, so it is refused, never sent again (as is one
+  the cache holds only as initialized). On start the node replays the events
+  of every marked or open order it holds (the outbox of a killed node dies
+  with it; the bridge ignores what it already has) and refuses the marked
+  orders it does not hold;
 * closes, on start, the orders a previous node left working on a venue that
   lives inside the node process (the simulated venue restarts empty with it):
   rejected if never acknowledged, canceled otherwise, each with the reason —
@@ -112,7 +113,6 @@ class DeskOrders(Strategy):
         self._loop = asyncio.get_event_loop()
         self._stop_event.clear()
         self.msgbus.subscribe(topic=ORDER_EVENTS_TOPIC, handler=self._on_any_order_event)
-        self._reconcile_with_desk()
         self._threads = [
             threading.Thread(target=self._writer, name="desk-events-writer", daemon=True),
             threading.Thread(target=self._reader, name="desk-commands-reader", daemon=True),
@@ -130,18 +130,37 @@ class DeskOrders(Strategy):
             thread.join(timeout=3)
         self._threads = []
 
-    def _reconcile_with_desk(self) -> None:
-        """Tell the desk what a previous (possibly killed) node process did: before commands are read.
+    def _marked_orders(self, client: redis.Redis) -> list[str]:
+        """The submits marked within ``MARKER_TTL_SECONDS``; waits out a Redis outage (reader thread)."""
+        while not self._stop_event.is_set():
+            try:
+                client.zremrangebyscore(self._submitted, "-inf", time.time() - MARKER_TTL_SECONDS)
+                return [raw.decode() for raw in client.zrange(self._submitted, 0, -1)]
+            except redis.RedisError as exc:
+                self.log.warning(f"desk reconciliation: {exc!r}; retrying")
+                self._stop_event.wait(0.5)
+        return []
 
-        Re-emitted events are harmless (the bridge is idempotent by status and trade id)."""
-        client = redis.Redis.from_url(self._redis_url, socket_timeout=5)
-        client.zremrangebyscore(self._submitted, "-inf", time.time() - MARKER_TTL_SECONDS)
+    def _reconcile_with_desk(self, marked: list[str], done: Future) -> None:
+        """Tell the desk what a previous (possibly killed) node process did, before any command is read.
+
+        Runs on the event loop (it reads the cache). Re-emitted events are harmless: the bridge is
+        idempotent by status and trade id."""
+        try:
+            self._reconcile_orders(marked)
+        finally:
+            done.set_result(True)
+
+    def _reconcile_orders(self, marked: list[str]) -> None:
         replayed = set()
         lost = 0
-        for raw_cid in client.zrange(self._submitted, 0, -1):
-            cid = raw_cid.decode()
+        for cid in marked:
             order = self.cache.order(ClientOrderId(cid))
-            if order is not None:
+            if order is not None and order.status_string() == "INITIALIZED":
+                # Persisted before the engines saw it: whether it went out is unknown, so it is refused.
+                self._deny(order, LOST_REASON)
+                lost += 1
+            elif order is not None:
                 self._replay(order)
                 replayed.add(cid)
             else:
@@ -152,7 +171,6 @@ class DeskOrders(Strategy):
             if order.client_order_id.value not in replayed:
                 self._replay(order)
                 replayed.add(order.client_order_id.value)
-        client.close()
         closed = self._close_orders_lost_with_venue()
         if replayed or lost or closed:
             self.log.warning(
@@ -163,6 +181,21 @@ class DeskOrders(Strategy):
     def _replay(self, order) -> None:
         for event in order.events:
             self._on_any_order_event(event)
+
+    def _deny(self, order, reason: str) -> None:
+        """Deny an order through the execution engine, as Nautilus's RiskEngine does."""
+        from nautilus_trader.core.uuid import UUID4
+
+        denied = OrderDenied(
+            trader_id=order.trader_id,
+            strategy_id=order.strategy_id,
+            instrument_id=order.instrument_id,
+            client_order_id=order.client_order_id,
+            reason=reason,
+            event_id=UUID4(),
+            ts_init=self.clock.timestamp_ns(),
+        )
+        self.msgbus.send(endpoint="ExecEngine.process", msg=denied)
 
     def in_process_venues_set(self, venues: frozenset[str]) -> None:
         """Venues whose exchange runs inside the node process: orders working there die with it."""
@@ -195,7 +228,10 @@ class DeskOrders(Strategy):
         from trading.commands import read_group  # plain Redis code, no Django models
 
         client = redis.Redis.from_url(self._redis_url, socket_timeout=5)
-        trimmed_at = 0.0
+        reconciled: Future = Future()
+        self._loop.call_soon_threadsafe(self._reconcile_with_desk, self._marked_orders(client), reconciled)
+        reconciled.result(timeout=60)
+        trimmed_at = time.monotonic()
         while not self._stop_event.is_set():
             try:
                 if time.monotonic() - trimmed_at > 5:
