@@ -91,8 +91,9 @@ class Attribution:
             return sorted(rows, key=lambda r: r.key)
         return sorted(rows, key=lambda r: (-abs(r.total), r.key))
 
-    def _add(self, keys: dict[str, str], **amounts) -> None:
-        self.total.add(**amounts)
+    def _add(self, keys: dict[str, str], *, total: bool = True, **amounts) -> None:
+        if total:
+            self.total.add(**amounts)
         for dimension, key in keys.items():
             self.by[dimension].setdefault(key, AttributionRow(key)).add(**amounts)
 
@@ -164,9 +165,12 @@ class _Run:
             **dict(Strategy.objects.values_list("id", "name")),
         }
 
-    def usd(self, amount: Decimal, ccy: str, what: str) -> Decimal:
+    def usd(self, amount: Decimal, ccy: str, what: str | None) -> Decimal:
+        """``amount`` in USD; zero when no rate links ``ccy`` (noted as not valued, naming ``what`` unless None)."""
         converted = self.fx.convert(amount, ccy, TOTAL_CURRENCY)
         if converted is None:
+            if what is None:
+                return ZERO
             message = f"no {ccy}/USD rate for {what}"
             if message not in self.result.missing:
                 self.result.missing.append(message)
@@ -177,21 +181,31 @@ class _Run:
         return self.strategy_names.get(strategy_id) or NO_STRATEGY
 
     def stored_add(self, first: date | None, last: date) -> None:
-        """Add the stored days in [first, last)."""
+        """Add the stored days in [first, last), summed in SQL twice: per book (strategy, instrument,
+        sector and the total) and per day — a handful of rows each, however many days and books."""
         rows = AttributionDay.objects.filter(day__lt=last)
         if first is not None:
             rows = rows.filter(day__gte=first)
         if self.account_id is not None:
             rows = rows.filter(account_id=self.account_id)
-        grouped = rows.values("day", "instrument_id", "strategy_id", "currency").annotate(
-            realized_sum=Sum("realized"), commissions_sum=Sum("commissions"), fills_sum=Sum("fills")
-        )
-        for row in grouped.order_by():
+        sums = {"realized_sum": Sum("realized"), "commissions_sum": Sum("commissions"), "fills_sum": Sum("fills")}
+        for row in rows.values("instrument_id", "strategy_id", "currency").annotate(**sums).order_by():
             inst = self.instruments[row["instrument_id"]]
+            keys = _keys(inst, self.strategy_name(row["strategy_id"]), None)
             self.result._add(
-                _keys(inst, self.strategy_name(row["strategy_id"]), row["day"]),
+                keys,
                 realized=self.usd(row["realized_sum"], inst.quote_currency, inst.instrument_id),
                 commissions=self.usd(row["commissions_sum"], row["currency"], f"{inst.instrument_id} commission"),
+                fills=row["fills_sum"],
+            )
+        # A missing rate was reported by instrument above; the same amounts by day stay silent.
+        per_day = rows.values("day", "instrument__quote_currency", "currency").annotate(**sums).order_by()
+        for row in per_day:
+            self.result._add(
+                {"day": row["day"].isoformat()},
+                total=False,
+                realized=self.usd(row["realized_sum"], row["instrument__quote_currency"], None),
+                commissions=self.usd(row["commissions_sum"], row["currency"], None),
                 fills=row["fills_sum"],
             )
 
@@ -454,8 +468,12 @@ def _day_ceil(moment: datetime) -> date:
     return day if _midnight(day) == moment else day + timedelta(days=1)
 
 
-def _keys(inst: Instrument, strategy: str, day: date) -> dict[str, str]:
-    return {"strategy": strategy, "instrument": inst.instrument_id, "sector": inst.sector.name, "day": day.isoformat()}
+def _keys(inst: Instrument, strategy: str, day: date | None) -> dict[str, str]:
+    """The row of each dimension an amount belongs to (without the day when ``day`` is None)."""
+    keys = {"strategy": strategy, "instrument": inst.instrument_id, "sector": inst.sector.name}
+    if day is not None:
+        keys["day"] = day.isoformat()
+    return keys
 
 
 def _book_marks(account_id: int | None) -> dict[tuple[int, int, int | None], Decimal]:
