@@ -99,3 +99,24 @@ def test_fill_list_filters_by_account_and_time(api):
     rows = client.get(f"/api/v1/fills/?account={order.account_id}&ts_after={since}").json()["results"]
     assert [r["trade_id"] for r in rows] == ["T-new"]
     assert rows[0]["instrument_id"] == "EUR/USD.SIM" and rows[0]["side"] == "BUY"
+
+
+def test_a_retried_post_with_the_same_idempotency_key_returns_the_first_order(api, reference_data):
+    body = {
+        "account": "SIM-001",
+        "instrument": "EUR/USD.SIM",
+        "side": "BUY",
+        "order_type": "MARKET",
+        "quantity": "10000",
+        "idempotency_key": "client-7f3a",
+    }
+    client = api(Role.TRADER)
+    first = client.post("/api/v1/orders/", body, format="json")
+    retry = client.post("/api/v1/orders/", body, format="json")
+
+    assert (first.status_code, retry.status_code) == (201, 200)
+    assert retry.json()["id"] == first.json()["id"]
+    assert Order.objects.filter(idempotency_key="client-7f3a").count() == 1
+    # The retry was refused before the gate: one verdict, one timeline.
+    assert RiskDecision.objects.filter(order_id=first.json()["id"]).count() == 1
+    assert [e["to_status"] for e in retry.json()["events"]] == [e["to_status"] for e in first.json()["events"]]
