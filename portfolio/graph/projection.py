@@ -423,9 +423,10 @@ def _sync_rels(
     ``wanted`` maps a source pk to {target key: relationship properties}. The
     relationships the graph holds are read once (three lists in one record:
     Bolt decodes values far faster than records), diffed here, and only the
-    difference is written: stale ones deleted, missing ones created, changed
-    ones SET. A MERGE per row costs a scan of both ends' relationships and a
-    plan per shape; on an unchanged graph this writes nothing at all.
+    difference is written: stale ones deleted, missing ones MERGEd (not
+    CREATEd: a batch task and a resync may add the same one concurrently, and a
+    doubled HOLDS would double an exposure), changed ones SET. On an unchanged
+    graph this writes nothing at all.
     ``incoming`` points the relationship from the target to the source
     (Account-[:HAS_POSITION]->Position, kept per position).
     """
@@ -450,7 +451,7 @@ def _sync_rels(
     changes = 0
     for rows, statement in (
         (stale, f"UNWIND $rows AS r MATCH {pattern} WHERE n.pk = r[0] AND t.{dst_key} = r[1] DELETE e"),
-        (fresh, f"UNWIND $rows AS r {ends} CREATE {edge} SET e = r[2]"),
+        (fresh, f"UNWIND $rows AS r {ends} MERGE {edge} SET e = r[2]"),
         (moved, f"UNWIND $rows AS r {ends} MATCH {edge} SET e = r[2]"),
     ):
         for batch in _batches(rows, EDGE_BATCH):
