@@ -92,7 +92,10 @@ def timed(operation: str, logger: logging.Logger | None = None, **fields) -> Ite
     finally:
         elapsed_ms = (time.perf_counter() - started) * 1000
         (logger or get_logger("performance")).info(
-            "PERFORMANCE %s %.3fms", operation, elapsed_ms, extra={"operation": operation, "ms": round(elapsed_ms, 3), **extra}
+            "PERFORMANCE %s %.3fms",
+            operation,
+            elapsed_ms,
+            extra={"operation": operation, "ms": round(elapsed_ms, 3), **extra},
         )
 
 

@@ -19,7 +19,9 @@ from prometheus_client.core import GaugeMetricFamily
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 GATE_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1)
 
-HTTP_LATENCY = Histogram("ni_http_request_seconds", "HTTP request latency", ["method", "view", "status"], buckets=LATENCY_BUCKETS)
+HTTP_LATENCY = Histogram(
+    "ni_http_request_seconds", "HTTP request latency", ["method", "view", "status"], buckets=LATENCY_BUCKETS
+)
 HTTP_ERRORS = Counter("ni_http_errors_total", "HTTP responses with status >= 500", ["view"])
 ORDERS = Counter("ni_orders_total", "Order status transitions", ["status", "source"])
 GATE_LATENCY = Histogram("ni_gate_seconds", "Pre-trade risk gate latency", ["process"], buckets=GATE_BUCKETS)
@@ -28,7 +30,9 @@ TASK_LATENCY = Histogram("ni_celery_task_seconds", "Celery task run time", ["tas
 TASK_FAILURES = Counter("ni_celery_task_failures_total", "Celery task failures", ["task"])
 WEBSOCKETS = Gauge("ni_websocket_connections", "Open WebSocket connections", ["process"], multiprocess_mode="livesum")
 MARKET_UPDATES = Counter("ni_market_data_updates_total", "Quotes written to the hot store", ["source"])
-SYNC_DISCREPANCIES = Gauge("ni_position_sync_discrepancies", "Open book/engine discrepancies", multiprocess_mode="liveall")
+SYNC_DISCREPANCIES = Gauge(
+    "ni_position_sync_discrepancies", "Open book/engine discrepancies", multiprocess_mode="liveall"
+)
 
 
 def enabled() -> bool:
@@ -56,8 +60,12 @@ class DeskCollector:
 
         now = time.time()
         queue = GaugeMetricFamily("ni_celery_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
-        node = GaugeMetricFamily("ni_node_up", "1 when the Nautilus node heart-beats and runs", labels=["trader_id", "state"])
-        staleness = GaugeMetricFamily("ni_market_data_age_seconds", "Age of the newest quote per source", labels=["source"])
+        node = GaugeMetricFamily(
+            "ni_node_up", "1 when the Nautilus node heart-beats and runs", labels=["trader_id", "state"]
+        )
+        staleness = GaugeMetricFamily(
+            "ni_market_data_age_seconds", "Age of the newest quote per source", labels=["source"]
+        )
         sync_age = GaugeMetricFamily("ni_position_sync_lag_seconds", "Seconds since the last reconciliation")
         equity = GaugeMetricFamily("ni_equity", "Latest portfolio value", labels=["currency"])
         daily = GaugeMetricFamily("ni_daily_pnl", "Daily P&L per strategy (book)", labels=["strategy"])
@@ -86,7 +94,9 @@ class DeskCollector:
             latest = PortfolioSnapshot.objects.filter(account=None).order_by("-at").first()
             if latest is not None:
                 equity.add_metric([latest.currency], float(latest.total_value))
-            for row in Position.objects.values("strategy__name").annotate(pnl=Sum("realized_pnl") + Sum("unrealized_pnl")):
+            for row in Position.objects.values("strategy__name").annotate(
+                pnl=Sum("realized_pnl") + Sum("unrealized_pnl")
+            ):
                 daily.add_metric([row["strategy__name"] or "manual"], float(row["pnl"] or 0))
         except Exception:
             pass

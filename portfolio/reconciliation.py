@@ -77,18 +77,16 @@ def bridge_in_flight(trader_id: str | None = None) -> int:
 
 
 def _book_quantities(account: Account) -> dict[str, Decimal]:
-    rows = (
-        Position.objects.filter(account=account)
-        .values("instrument__instrument_id")
-        .annotate(total=Sum("quantity"))
-    )
+    rows = Position.objects.filter(account=account).values("instrument__instrument_id").annotate(total=Sum("quantity"))
     return {r["instrument__instrument_id"]: r["total"] for r in rows}
 
 
 def reconcile(*, account: Account, engine: EngineView, in_flight: int = 0) -> dict:
     """Compare one account's book with the engine view; record, resolve and act on discrepancies."""
     book = _book_quantities(account)
-    instruments = {i.instrument_id: i for i in Instrument.objects.filter(instrument_id__in=set(book) | set(engine.positions))}
+    instruments = {
+        i.instrument_id: i for i in Instrument.objects.filter(instrument_id__in=set(book) | set(engine.positions))
+    }
     result = {"checked": 0, "open": 0, "new": 0, "corrected": 0, "converged": 0}
     with transaction.atomic():
         open_rows = {
@@ -183,9 +181,15 @@ def discrepancy_resolve(*, discrepancy_id: int, user, action: str) -> Discrepanc
     if not has_role(user, Role.RISK_MANAGER):
         raise PermissionError("Only a Risk Manager or Admin can resolve discrepancies.")
     with transaction.atomic():
-        discrepancy = Discrepancy.objects.select_for_update(of=("self",)).select_related("account", "instrument").get(pk=discrepancy_id)
+        discrepancy = (
+            Discrepancy.objects.select_for_update(of=("self",))
+            .select_related("account", "instrument")
+            .get(pk=discrepancy_id)
+        )
         if not discrepancy.is_open:
-            raise ValueError(f"Discrepancy {discrepancy_id} is already resolved ({discrepancy.get_resolution_display()}).")
+            raise ValueError(
+                f"Discrepancy {discrepancy_id} is already resolved ({discrepancy.get_resolution_display()})."
+            )
         if action == "accept_engine":
             _book_correct(discrepancy, user=user, resolution=Discrepancy.Resolution.ACCEPT_ENGINE)
         elif action == "keep_book":
@@ -193,13 +197,17 @@ def discrepancy_resolve(*, discrepancy_id: int, user, action: str) -> Discrepanc
             discrepancy.resolved_at = timezone.now()
             discrepancy.resolved_by = user
             discrepancy.save(update_fields=["resolution", "resolved_at", "resolved_by", "last_seen"])
-            audit_record(actor=user, action="reconciliation.keep_book", obj=discrepancy,
-                         changes={"resolution": ["", "keep_book"]})
+            audit_record(
+                actor=user,
+                action="reconciliation.keep_book",
+                obj=discrepancy,
+                changes={"resolution": ["", "keep_book"]},
+            )
         else:
             raise ValueError(f"Unknown resolution {action!r}: expected accept_engine or keep_book.")
-        Alert.objects.filter(
-            dedup_key=f"reconciliation:{discrepancy.account_id}:{discrepancy.instrument_id}"
-        ).exclude(status=Alert.Status.RESOLVED).update(status=Alert.Status.RESOLVED, resolved_at=timezone.now())
+        Alert.objects.filter(dedup_key=f"reconciliation:{discrepancy.account_id}:{discrepancy.instrument_id}").exclude(
+            status=Alert.Status.RESOLVED
+        ).update(status=Alert.Status.RESOLVED, resolved_at=timezone.now())
     return discrepancy
 
 
@@ -222,7 +230,8 @@ def reconcile_all(*, trader_id: str | None = None) -> dict:
             totals[key] += value
     state = "diverged" if totals["open"] else "synchronized"
     detail = (
-        f"{totals['open']} discrepancies between book and engine" if totals["open"]
+        f"{totals['open']} discrepancies between book and engine"
+        if totals["open"]
         else f"Book matches the engine on {totals['checked']} instruments"
     )
     client.hset(SYNC_KEY, mapping={"heartbeat": now, "state": state, "discrepancies": totals["open"], "detail": detail})

@@ -25,7 +25,9 @@ SCOPE_FIELDS = {
 
 def _scope_constraint(prefix: str) -> models.CheckConstraint:
     """Exactly the reference the scope names is set, no other."""
-    cases = [Q(scope=Scope.GLOBAL, account__isnull=True, strategy__isnull=True, instrument__isnull=True, sector__isnull=True)]
+    cases = [
+        Q(scope=Scope.GLOBAL, account__isnull=True, strategy__isnull=True, instrument__isnull=True, sector__isnull=True)
+    ]
     for scope, field in SCOPE_FIELDS.items():
         others = {f"{other}__isnull": True for other in SCOPE_FIELDS.values() if other != field}
         cases.append(Q(scope=scope, **{f"{field}__isnull": False}, **others))

@@ -522,7 +522,9 @@ def backtest_execute(backtest_id: int, *, worker: str = "") -> dict[str, Any]:
     from trading.models import Account
 
     with transaction.atomic():
-        backtest = Backtest.objects.select_for_update(of=("self",)).select_related("strategy_version").get(pk=backtest_id)
+        backtest = (
+            Backtest.objects.select_for_update(of=("self",)).select_related("strategy_version").get(pk=backtest_id)
+        )
         if backtest.status != RunStatus.QUEUED:
             # Canceled while queued, or a redelivered task of a run that already went.
             return {"id": backtest_id, "status": backtest.status, "worker": backtest.worker}

@@ -45,7 +45,7 @@ class ManagedProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> ManagedProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -85,11 +85,31 @@ def start_daphne(name: str = "daphne") -> tuple[ManagedProcess, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def start_celery_worker(name: str, queues: str = "default", *, pool: str = "solo", extra: list[str] | None = None,
-                        env: dict[str, str] | None = None) -> ManagedProcess:
+def start_celery_worker(
+    name: str,
+    queues: str = "default",
+    *,
+    pool: str = "solo",
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> ManagedProcess:
     argv = [
-        sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "-n", f"{name}@%h",
-        "--pool", pool, "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        queues,
+        "-n",
+        f"{name}@%h",
+        "--pool",
+        pool,
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
         *(extra or []),
     ]
     proc = ManagedProcess(name, argv, env=env).start()

@@ -27,8 +27,18 @@ from monitoring.logging import correlation_id
 from monitoring.redis_client import redis_client
 from trading.node.status import configured_trader_id
 
-COMMAND_TYPES = frozenset({"submit", "cancel", "modify", "cancel_all",
-                           "deploy_strategy", "stop_strategy", "pause_strategy", "resume_strategy"})
+COMMAND_TYPES = frozenset(
+    {
+        "submit",
+        "cancel",
+        "modify",
+        "cancel_all",
+        "deploy_strategy",
+        "stop_strategy",
+        "pause_strategy",
+        "resume_strategy",
+    }
+)
 EVENT_TYPES = frozenset(
     {
         "submitted",  # the node handed the order to Nautilus (or a strategy created one)
@@ -77,7 +87,9 @@ def command_send(type_: str, body: dict[str, Any], *, trader_id: str | None = No
     return _append(commands_stream(trader_id), type_, body)
 
 
-def event_send(type_: str, body: dict[str, Any], *, trader_id: str | None = None, client: redis.Redis | None = None) -> str:
+def event_send(
+    type_: str, body: dict[str, Any], *, trader_id: str | None = None, client: redis.Redis | None = None
+) -> str:
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown node event {type_!r}")
     return _append(events_stream(trader_id), type_, body, client)
@@ -97,7 +109,9 @@ def read_group(
     """Entries for this consumer: first its own un-acknowledged ones (after a crash), then new ones."""
     ensure_group(client, stream, group)
     for start in ("0", ">"):
-        response = client.xreadgroup(group, consumer, {stream: start}, count=count, block=None if start == "0" else block_ms)
+        response = client.xreadgroup(
+            group, consumer, {stream: start}, count=count, block=None if start == "0" else block_ms
+        )
         for _stream, entries in response or []:
             for entry_id, fields in entries:
                 if not fields:  # an entry trimmed away while pending

@@ -48,7 +48,9 @@ def _reservation_release(order: Order) -> None:
         order_reservation_release(order=order)
     except Exception:
         # Redis down: the risk monitor releases leftover reservations after a while.
-        logging.getLogger(__name__).warning("could not release the reservation of %s", order.client_order_id, exc_info=True)
+        logging.getLogger(__name__).warning(
+            "could not release the reservation of %s", order.client_order_id, exc_info=True
+        )
 
 
 class IllegalTransition(Exception):

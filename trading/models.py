@@ -296,5 +296,6 @@ class Fill(models.Model):
     def __str__(self) -> str:
         return f"{self.trade_id} {self.quantity}@{self.price}"
 
+
 # Signals live in their own module; imported here so Django registers them with this app.
 from trading.signal_router.models import Signal, SignalRoute, SignalSource  # noqa: E402, F401

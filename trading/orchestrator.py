@@ -108,8 +108,12 @@ class F8IntegrationOrchestrator:
         self.counts["dispatch.queued" if approved else "dispatch.skipped"] += 1
         payload = {"client_order_id": order.client_order_id, "status": order.status, "created": created}
         self._emit("order_approved" if approved else "order_rejected", {**payload, "reason": order.status_reason})
-        return {"accepted": approved, "stage": "dispatch" if approved else "risk_gate", **payload,
-                "reason": order.status_reason}
+        return {
+            "accepted": approved,
+            "stage": "dispatch" if approved else "risk_gate",
+            **payload,
+            "reason": order.status_reason,
+        }
 
     def _stage(self, stage: str, started: float, *, ok: bool) -> None:
         self.latencies_ms[stage].append((time.perf_counter() - started) * 1000)
@@ -133,8 +137,14 @@ class F8IntegrationOrchestrator:
             "state": self.state if not degraded or self.state != "running" else "degraded",
             "uptime_s": None if self.started_at is None else round(time.time() - self.started_at, 1),
             "counts": dict(self.counts),
-            "stages": {s: {"p50_ms": pct(self.latencies_ms[s], 50), "p99_ms": pct(self.latencies_ms[s], 99),
-                           "samples": len(self.latencies_ms[s])} for s in STAGES},
+            "stages": {
+                s: {
+                    "p50_ms": pct(self.latencies_ms[s], 50),
+                    "p99_ms": pct(self.latencies_ms[s], 99),
+                    "samples": len(self.latencies_ms[s]),
+                }
+                for s in STAGES
+            },
             "components": self._health,
             "down": degraded,
         }

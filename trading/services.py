@@ -14,7 +14,6 @@ from trading import reference_data
 from trading.lifecycle import order_transition
 from trading.models import Account, Fill, Instrument, Order, OrderStatus, Sector, Venue
 
-
 logger = get_logger(__name__)
 
 

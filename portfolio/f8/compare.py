@@ -52,7 +52,9 @@ def f8_positions_compare(view: F8PositionsView) -> dict:
     with transaction.atomic():
         open_rows = {
             (d.account_id, d.instrument_id): d
-            for d in Discrepancy.objects.select_for_update(of=("self",)).filter(source=Discrepancy.Source.F8, resolution="")
+            for d in Discrepancy.objects.select_for_update(of=("self",)).filter(
+                source=Discrepancy.Source.F8, resolution=""
+            )
         }
         for key in sorted(set(ours) | set(theirs) | set(open_rows)):
             book, f8 = ours.get(key, ZERO), theirs.get(key, ZERO)

@@ -23,8 +23,15 @@ def live_desk(node_worker, role_users):
 
     # The gate judges from its own snapshot (refreshed every couple of seconds): wait until it has the price.
     runtime = process_gate().runtime
-    wait_for(lambda: runtime.snapshot is not None and "EUR/USD.SIM" in runtime.snapshot.quotes
-             and runtime.snapshot.instruments.get("EUR/USD.SIM") is not None, timeout=30, what="the gate to see prices")
+    wait_for(
+        lambda: (
+            runtime.snapshot is not None
+            and "EUR/USD.SIM" in runtime.snapshot.quotes
+            and runtime.snapshot.instruments.get("EUR/USD.SIM") is not None
+        ),
+        timeout=30,
+        what="the gate to see prices",
+    )
     return role_users[Role.TRADER]
 
 
@@ -33,13 +40,24 @@ def _gate_debug():
 
     rt = process_gate().runtime
     snap = rt.snapshot
-    return (rt.last_error, rt.reloads, rt.connected, None if snap is None else list(snap.quotes.items())[:2],
-            None if snap is None else (snap.built_at, len(snap.instruments), rt._thread.is_alive()))
+    return (
+        rt.last_error,
+        rt.reloads,
+        rt.connected,
+        None if snap is None else list(snap.quotes.items())[:2],
+        None if snap is None else (snap.built_at, len(snap.instruments), rt._thread.is_alive()),
+    )
 
 
 def _submit(trader, **fields):
-    data = {"account": "SIM-001", "instrument": "EUR/USD.SIM", "side": "BUY", "order_type": "MARKET",
-            "quantity": "10000", **fields}
+    data = {
+        "account": "SIM-001",
+        "instrument": "EUR/USD.SIM",
+        "side": "BUY",
+        "order_type": "MARKET",
+        "quantity": "10000",
+        **fields,
+    }
     order, _ = order_submit(request=order_request_check(data=data, user=trader), user=trader)
     return order
 
@@ -48,6 +66,7 @@ def _status(order, *statuses, timeout=30):
     def reached():
         order.refresh_from_db()
         return order.status in statuses
+
     try:
         wait_for(reached, timeout=timeout, what=f"order {order.client_order_id} to reach {statuses}")
     except AssertionError:

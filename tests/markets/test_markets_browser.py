@@ -17,8 +17,7 @@ def test_markets_page_updates_live_filters_sorts_and_opens_a_chart(node_worker, 
     client = Client()
     client.force_login(role_users[Role.VIEWER])
     context = browser.new_context()
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                          "url": daphne_server}])
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": daphne_server}])
     page = context.new_page()
     page.goto(f"{daphne_server}/markets/")
     row = 'tr[data-instrument="EUR/USD.SIM"]'
@@ -42,7 +41,9 @@ def test_markets_page_updates_live_filters_sorts_and_opens_a_chart(node_worker, 
     page.select_option("#filter-type", "")
 
     page.click('th[data-sort="symbol"]')  # already ascending → descending
-    visible = page.eval_on_selector_all("#markets-table tbody tr:not([hidden])", "rs => rs.map(r => r.dataset.instrument)")
+    visible = page.eval_on_selector_all(
+        "#markets-table tbody tr:not([hidden])", "rs => rs.map(r => r.dataset.instrument)"
+    )
     assert visible[0] == "XOM.SIM" and visible[-1] == "AAPL.SIM"
 
     page.click('a[href="/markets/i/AAPL.SIM/"]')

@@ -17,11 +17,17 @@ def market(db, role_users, settings, tmp_path):
     settings.NAUTILUS_DATA_PATH = tmp_path / "catalog"
     make_reference_data()
     now = time.time_ns()
-    redis_client().hset("ni:quotes", mapping={
-        "EUR/USD.SIM": json.dumps({"bid": "1.08501", "ask": "1.08503", "last": "1.08502", "ts": now, "source": "SIM",
-                                   "open": "1.08400"}),
-        "AAPL.SIM": json.dumps({"bid": "190.01", "ask": "190.05", "last": None, "ts": now - 60 * 10**9, "source": "SIM"}),
-    })
+    redis_client().hset(
+        "ni:quotes",
+        mapping={
+            "EUR/USD.SIM": json.dumps(
+                {"bid": "1.08501", "ask": "1.08503", "last": "1.08502", "ts": now, "source": "SIM", "open": "1.08400"}
+            ),
+            "AAPL.SIM": json.dumps(
+                {"bid": "190.01", "ask": "190.05", "last": None, "ts": now - 60 * 10**9, "source": "SIM"}
+            ),
+        },
+    )
     return role_users
 
 
@@ -53,7 +59,9 @@ def test_anonymous_is_sent_to_login(market):
 def test_export_csv_lists_quotes(market):
     body = client_for(market[Role.VIEWER]).get("/markets/export.csv").content.decode()
     assert body.splitlines()[0].startswith("instrument_id,asset_class")
-    assert any(line.startswith("EUR/USD.SIM,fx,Currencies,1.08501,1.08503,1.08502,0.00002") for line in body.splitlines())
+    assert any(
+        line.startswith("EUR/USD.SIM,fx,Currencies,1.08501,1.08503,1.08502,0.00002") for line in body.splitlines()
+    )
 
 
 def test_instrument_page_and_unknown_instrument(market):
@@ -83,12 +91,18 @@ def test_catalog_import_rejects_bad_csv_with_line_and_field_and_imports_good_csv
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     c = client_for(market[Role.ADMIN])
-    bad = SimpleUploadedFile("eurusd.csv", b"timestamp,bid,ask\n2024-01-02T09:30:00Z,1.1,1.2\n2024-01-02T09:29:00Z,1.1,1.2\n")
+    bad = SimpleUploadedFile(
+        "eurusd.csv", b"timestamp,bid,ask\n2024-01-02T09:30:00Z,1.1,1.2\n2024-01-02T09:29:00Z,1.1,1.2\n"
+    )
     response = c.post("/markets/catalog/", {"kind": "quotes", "instrument_id": "EUR/USD.SIM", "file": bad})
     assert response.status_code == 400
     assert "eurusd.csv:3: timestamp: not after the previous row" in response.content.decode()
-    good = SimpleUploadedFile("eurusd.csv", b"timestamp,bid,ask\n2024-01-02T09:30:00Z,1.1,1.2\n2024-01-02T09:31:00Z,1.1,1.2\n")
-    assert c.post("/markets/catalog/", {"kind": "quotes", "instrument_id": "EUR/USD.SIM", "file": good}).status_code == 302
+    good = SimpleUploadedFile(
+        "eurusd.csv", b"timestamp,bid,ask\n2024-01-02T09:30:00Z,1.1,1.2\n2024-01-02T09:31:00Z,1.1,1.2\n"
+    )
+    assert (
+        c.post("/markets/catalog/", {"kind": "quotes", "instrument_id": "EUR/USD.SIM", "file": good}).status_code == 302
+    )
     page = c.get("/markets/catalog/").content.decode()
     assert "EUR/USD.SIM" in page
     csv_body = c.get("/markets/catalog/export/?kind=quotes&identifier=EUR/USD.SIM&format=csv").content.decode()

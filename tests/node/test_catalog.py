@@ -63,7 +63,11 @@ def test_imports_binance_trade_history_layout(catalog):
 @pytest.mark.parametrize(
     ("kind", "text", "expected"),
     [
-        ("bars", "timestamp,open,high,low\n2024-01-02T09:30:00Z,1,1,1\n", "upload.csv:1: header: missing column(s) close"),
+        (
+            "bars",
+            "timestamp,open,high,low\n2024-01-02T09:30:00Z,1,1,1\n",
+            "upload.csv:1: header: missing column(s) close",
+        ),
         ("bars", BARS.replace("1.08540,1.08560", "1.08540,1.08530", 1), "upload.csv:4: high:"),
         ("quotes", QUOTES.replace("1.08501,1.08503", "-1.08501,1.08503"), "upload.csv:3: bid: must be positive"),
         ("quotes", QUOTES.replace("09:30:01.000000000Z", "09:29:00.000000000Z"), "upload.csv:4: timestamp: not after"),

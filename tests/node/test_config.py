@@ -72,7 +72,9 @@ def test_rejects_bad_value_naming_its_key_path(path, value, message):
     assert message in str(exc.value)
 
 
-@pytest.mark.parametrize("path", ["risk_engine.max_order_rate", "exec_engine.qsize_max", "surprise", "data_engine.extra"])
+@pytest.mark.parametrize(
+    "path", ["risk_engine.max_order_rate", "exec_engine.qsize_max", "surprise", "data_engine.extra"]
+)
 def test_rejects_unknown_key_naming_its_path(path):
     with pytest.raises(NodeConfigError) as exc:
         parse_node_config(with_change(path, 1), redis_url=REDIS_URL)

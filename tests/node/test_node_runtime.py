@@ -43,8 +43,11 @@ def test_node_streams_quotes_to_websocket_and_fills_on_sim_while_binance_is_disc
     q = quotes()["EUR/USD.SIM"]
     assert q["source"] == "SIM" and q["bid"] < q["ask"]
 
-    binance = wait_for(lambda: Account.objects.filter(name="BINANCE-SPOT", status="disconnected")
-                       .exclude(status_reason="").first(), timeout=10, what="BINANCE-SPOT disconnected")
+    binance = wait_for(
+        lambda: Account.objects.filter(name="BINANCE-SPOT", status="disconnected").exclude(status_reason="").first(),
+        timeout=10,
+        what="BINANCE-SPOT disconnected",
+    )
     assert binance.status_reason.startswith("network: cannot reach 127.0.0.1:")
     wait_for(lambda: Account.objects.get(name="SIM-001").status == "connected", timeout=10, what="SIM-001 connected")
 
@@ -81,8 +84,17 @@ def test_node_streams_quotes_to_websocket_and_fills_on_sim_while_binance_is_disc
     assert asyncio.run(refused()) != "accepted"
 
     # A market order submitted inside the node fills on the simulated venue.
-    command_send("submit", {"client_order_id": "O-NODE-TEST-1", "instrument_id": "EUR/USD.SIM", "side": "BUY",
-                            "quantity": "10000", "order_type": "MARKET", "time_in_force": "GTC"})
+    command_send(
+        "submit",
+        {
+            "client_order_id": "O-NODE-TEST-1",
+            "instrument_id": "EUR/USD.SIM",
+            "side": "BUY",
+            "quantity": "10000",
+            "order_type": "MARKET",
+            "time_in_force": "GTC",
+        },
+    )
 
     def filled():
         for _id, fields in redis_client().xrange(events_stream()):
@@ -109,8 +121,11 @@ def test_node_restarts_after_kill_stops_and_restarts_on_request_and_worker_sigte
 
     # kill -9 the node process: the supervisor notices and starts a new one.
     os.kill(first.pid, signal.SIGKILL)
-    second = wait_for(lambda: (s := running_status()) and s.pid != first.pid and s, timeout=60,
-                      what="a new node process after kill -9")
+    second = wait_for(
+        lambda: (s := running_status()) and s.pid != first.pid and s,
+        timeout=60,
+        what="a new node process after kill -9",
+    )
     assert not pid_alive(first.pid)
     assert int(redis_client().hget("ni:node:TRADER-001", "restarts")) >= 1
 
@@ -122,12 +137,14 @@ def test_node_restarts_after_kill_stops_and_restarts_on_request_and_worker_sigte
     assert AuditLog.objects.filter(action="node.stop", actor=admin).exists()
 
     node_start(user=admin)
-    third = wait_for(lambda: (s := running_status()) and s.pid != second.pid and s, timeout=60,
-                     what="the node to start again")
+    third = wait_for(
+        lambda: (s := running_status()) and s.pid != second.pid and s, timeout=60, what="the node to start again"
+    )
 
     node_restart(user=admin)
-    fourth = wait_for(lambda: (s := running_status()) and s.pid != third.pid and s, timeout=60,
-                      what="the node to restart")
+    fourth = wait_for(
+        lambda: (s := running_status()) and s.pid != third.pid and s, timeout=60, what="the node to restart"
+    )
     assert not pid_alive(third.pid)
 
     # SIGTERM to the worker: it stops the node, releases the lock and exits by itself.

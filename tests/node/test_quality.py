@@ -59,15 +59,21 @@ def test_monitor_is_quiet_on_a_clean_stream_and_reports_each_bad_quote():
     for i in range(100):
         mid *= 1 + 0.00005 * math.sin(i)
         bid = D(f"{mid:.5f}")
-        issues = monitor.observe(instrument_id="EUR/USD.SIM", source="SIM", bid=bid, ask=bid + D("0.00002"),
-                                 ts_ns=T0 + i * NS // 4)
+        issues = monitor.observe(
+            instrument_id="EUR/USD.SIM", source="SIM", bid=bid, ask=bid + D("0.00002"), ts_ns=T0 + i * NS // 4
+        )
         assert issues == []
     t = T0 + 30 * NS
-    kinds = [i.kind for i in monitor.observe(instrument_id="EUR/USD.SIM", source="SIM", bid=D("1.2"), ask=D("1.1"),
-                                            ts_ns=t)]
+    kinds = [
+        i.kind for i in monitor.observe(instrument_id="EUR/USD.SIM", source="SIM", bid=D("1.2"), ask=D("1.1"), ts_ns=t)
+    ]
     assert "crossed" in kinds and "gap" in kinds
-    kinds = [i.kind for i in monitor.observe(instrument_id="EUR/USD.SIM", source="SIM", bid=D("1.5"), ask=D("1.50002"),
-                                            ts_ns=t + NS // 4)]
+    kinds = [
+        i.kind
+        for i in monitor.observe(
+            instrument_id="EUR/USD.SIM", source="SIM", bid=D("1.5"), ask=D("1.50002"), ts_ns=t + NS // 4
+        )
+    ]
     assert kinds == ["outlier"]
     report = monitor.source_report(t + NS, monitor.drain_issues())
     assert {i["kind"] for i in report["SIM"]["issues"]} >= {"crossed", "gap", "outlier"}

@@ -78,8 +78,9 @@ class WebSocket:
                 raise WebSocketClosed(f"closed by server (code {code})")
             if opcode == 0x9:  # ping -> pong (masked, as a client must)
                 mask = os.urandom(4)
-                self.writer.write(bytes([0x8A, 0x80 | len(payload)]) + mask +
-                                  bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+                self.writer.write(
+                    bytes([0x8A, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                )
                 continue
             if opcode == 0x1:
                 return json.loads(payload)

@@ -40,14 +40,19 @@ def test_accept_then_fills_drive_the_order_to_filled_and_update_the_position():
     cid = order.client_order_id
     event_send("submitted", {"client_order_id": cid})
     event_send("accepted", {"client_order_id": cid, "venue_order_id": "V-1"})
-    event_send("partially_filled", {"client_order_id": cid, "trade_id": "T-1", "last_qty": "4000", "last_px": "1.08500"})
+    event_send(
+        "partially_filled", {"client_order_id": cid, "trade_id": "T-1", "last_qty": "4000", "last_px": "1.08500"}
+    )
     event_send("filled", {"client_order_id": cid, "trade_id": "T-2", "last_qty": "6000", "last_px": "1.08510"})
     _drain()
 
     order.refresh_from_db()
     assert order.status == "FILLED" and order.venue_order_id == "V-1"
     assert list(order.events.values_list("to_status", flat=True))[1:] == [
-        "SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED", "FILLED"
+        "SUBMITTED",
+        "ACCEPTED",
+        "PARTIALLY_FILLED",
+        "FILLED",
     ]
     assert Position.objects.get(instrument=order.instrument).quantity == D("10000")
 
@@ -68,7 +73,9 @@ def test_redelivered_events_change_nothing():
 
 def test_fill_before_acceptance_implies_the_submission():
     order = make_order(status="APPROVED", quantity=D("1000"))
-    event_send("filled", {"client_order_id": order.client_order_id, "trade_id": "T-1", "last_qty": "1000", "last_px": "1.085"})
+    event_send(
+        "filled", {"client_order_id": order.client_order_id, "trade_id": "T-1", "last_qty": "1000", "last_px": "1.085"}
+    )
     _drain()
     order.refresh_from_db()
     assert list(order.events.values_list("to_status", flat=True))[1:] == ["SUBMITTED", "FILLED"]
@@ -98,8 +105,12 @@ def test_event_that_cannot_be_applied_raises_an_alert_and_does_not_block_the_str
     bad = make_order(status="ACCEPTED", quantity=D("1000"))
     good = make_order(status="ACCEPTED", quantity=D("1000"))
     # An over-fill is a venue/bridge inconsistency: surfaced, never applied half-way.
-    event_send("filled", {"client_order_id": bad.client_order_id, "trade_id": "T-X", "last_qty": "5000", "last_px": "1.08"})
-    event_send("filled", {"client_order_id": good.client_order_id, "trade_id": "T-Y", "last_qty": "1000", "last_px": "1.08"})
+    event_send(
+        "filled", {"client_order_id": bad.client_order_id, "trade_id": "T-X", "last_qty": "5000", "last_px": "1.08"}
+    )
+    event_send(
+        "filled", {"client_order_id": good.client_order_id, "trade_id": "T-Y", "last_qty": "1000", "last_px": "1.08"}
+    )
 
     stop = threading.Event()
     thread = threading.Thread(target=bridge_run, args=(stop,), kwargs={"consumer": "t"}, daemon=True)

@@ -43,7 +43,13 @@ def test_seed_scenario_path_is_legal_end_to_end():
     for status in ["RISK_CHECK", "APPROVED", "SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED", "FILLED"]:
         order_transition(order, status)
     assert [e.to_status for e in order.events.all()] == [
-        "PENDING", "RISK_CHECK", "APPROVED", "SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED", "FILLED"
+        "PENDING",
+        "RISK_CHECK",
+        "APPROVED",
+        "SUBMITTED",
+        "ACCEPTED",
+        "PARTIALLY_FILLED",
+        "FILLED",
     ]
 
 

@@ -40,7 +40,9 @@ def _post(client, body: dict, *, secret=SECRET, timestamp=None, source="tradingv
     raw = json.dumps(body).encode()
     ts = str(int(timestamp or time.time()))
     return client.post(
-        f"/api/v1/webhooks/signals/{source}/", data=raw, content_type="application/json",
+        f"/api/v1/webhooks/signals/{source}/",
+        data=raw,
+        content_type="application/json",
         headers={"X-Timestamp": ts, "X-Signature": webhook_signature(secret, ts, raw)},
     )
 

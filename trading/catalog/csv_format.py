@@ -65,9 +65,7 @@ class Row:
     line: int = 0
 
 
-_ISO = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$"
-)
+_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 def parse_timestamp(text: str) -> int:
@@ -151,6 +149,7 @@ def parse_csv(kind: str, text: str, *, source: str = "upload.csv") -> list[Row]:
     rows: list[Row] = []
     prev_ts: int | None = None
     for line_no, cells in body:
+
         def cell(name: str, *, ln=line_no, c=cells) -> str | None:
             idx = mapping.get(name)
             if idx is None:

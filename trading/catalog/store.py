@@ -47,8 +47,13 @@ def _catalog(path: str | Path | None = None):
 def bar_type_for(instrument_id: str, spec: str) -> str:
     """``spec`` like "1-MINUTE-LAST" → "EUR/USD.SIM-1-MINUTE-LAST-EXTERNAL" (validated)."""
     parts = spec.strip().upper().split("-")
-    if len(parts) != 3 or not parts[0].isdigit() or int(parts[0]) <= 0 or parts[1] not in BAR_STEPS \
-            or parts[2] not in ("BID", "ASK", "MID", "LAST"):
+    if (
+        len(parts) != 3
+        or not parts[0].isdigit()
+        or int(parts[0]) <= 0
+        or parts[1] not in BAR_STEPS
+        or parts[2] not in ("BID", "ASK", "MID", "LAST")
+    ):
         raise CatalogImportError([f"bar_spec: expected STEP-UNIT-PRICE like 1-MINUTE-LAST, got {spec!r}"])
     return f"{instrument_id}-{parts[0]}-{parts[1]}-{parts[2]}-EXTERNAL"
 
@@ -103,16 +108,19 @@ def import_csv(
     start, end = data[0].ts_init, data[-1].ts_init
     for a, b in catalog.get_intervals(_data_cls(kind), bar_type or instrument_id):
         if a <= end and start <= b:
-            raise CatalogImportError([
-                f"{source}: {format_timestamp(start)}..{format_timestamp(end)} overlaps {kind} already in the "
-                f"catalog for {bar_type or instrument_id} ({format_timestamp(a)}..{format_timestamp(b)})"
-            ])
+            raise CatalogImportError(
+                [
+                    f"{source}: {format_timestamp(start)}..{format_timestamp(end)} overlaps {kind} already in the "
+                    f"catalog for {bar_type or instrument_id} ({format_timestamp(a)}..{format_timestamp(b)})"
+                ]
+            )
     try:
         catalog.write_data(data)
     except ValueError as exc:
         raise CatalogImportError([f"{source}: {exc}"])
-    return ImportResult(kind, bar_type or instrument_id, len(data), format_timestamp(rows[0].ts_ns),
-                        format_timestamp(rows[-1].ts_ns))
+    return ImportResult(
+        kind, bar_type or instrument_id, len(data), format_timestamp(rows[0].ts_ns), format_timestamp(rows[-1].ts_ns)
+    )
 
 
 def _to_nautilus(kind, rows, instrument, bar_type, pp, sp):
@@ -132,20 +140,47 @@ def _to_nautilus(kind, rows, instrument, bar_type, pp, sp):
         bt = BarType.from_str(bar_type)
         for r in rows:
             v = r.values
-            out.append(Bar(bt, price(v["open"]), price(v["high"]), price(v["low"]), price(v["close"]),
-                           qty(v["volume"]), r.ts_ns, r.ts_ns))
+            out.append(
+                Bar(
+                    bt,
+                    price(v["open"]),
+                    price(v["high"]),
+                    price(v["low"]),
+                    price(v["close"]),
+                    qty(v["volume"]),
+                    r.ts_ns,
+                    r.ts_ns,
+                )
+            )
     elif kind == "quotes":
         for r in rows:
             v = r.values
-            out.append(QuoteTick(instrument.id, price(v["bid"]), price(v["ask"]), qty(v["bid_size"]),
-                                 qty(v["ask_size"]), r.ts_ns, r.ts_ns))
+            out.append(
+                QuoteTick(
+                    instrument.id,
+                    price(v["bid"]),
+                    price(v["ask"]),
+                    qty(v["bid_size"]),
+                    qty(v["ask_size"]),
+                    r.ts_ns,
+                    r.ts_ns,
+                )
+            )
     else:
         sides = {"BUY": AggressorSide.BUYER, "SELL": AggressorSide.SELLER}
         for n, r in enumerate(rows):
             v = r.values
-            out.append(TradeTick(instrument.id, price(v["price"]), qty(v["size"]),
-                                 sides.get(v.get("side") or "", AggressorSide.NO_AGGRESSOR),
-                                 TradeId(v.get("trade_id") or f"{r.ts_ns}-{n}"), r.ts_ns, r.ts_ns))
+            out.append(
+                TradeTick(
+                    instrument.id,
+                    price(v["price"]),
+                    qty(v["size"]),
+                    sides.get(v.get("side") or "", AggressorSide.NO_AGGRESSOR),
+                    TradeId(v.get("trade_id") or f"{r.ts_ns}-{n}"),
+                    r.ts_ns,
+                    r.ts_ns,
+                )
+            )
     return out
 
 
@@ -176,14 +211,16 @@ def catalog_contents(path: str | Path | None = None) -> list[dict]:
             catalog = catalog or _catalog(path)
             identifier = _identifier_from_dir(kind, ident_dir.name, files[0])
             intervals = catalog.get_intervals(_data_cls(kind), identifier)
-            entries.append({
-                "kind": kind,
-                "identifier": identifier,
-                "rows": sum(pq.ParquetFile(f).metadata.num_rows for f in files),
-                "files": len(files),
-                "start": format_timestamp(min(i[0] for i in intervals)) if intervals else "",
-                "end": format_timestamp(max(i[1] for i in intervals)) if intervals else "",
-            })
+            entries.append(
+                {
+                    "kind": kind,
+                    "identifier": identifier,
+                    "rows": sum(pq.ParquetFile(f).metadata.num_rows for f in files),
+                    "files": len(files),
+                    "start": format_timestamp(min(i[0] for i in intervals)) if intervals else "",
+                    "end": format_timestamp(max(i[1] for i in intervals)) if intervals else "",
+                }
+            )
     return entries
 
 
@@ -197,8 +234,15 @@ def _identifier_from_dir(kind: str, dirname: str, sample) -> str:
     return meta.get(key, dirname.encode()).decode()
 
 
-def query_range(*, kind: str, identifier: str, start: int | None = None, end: int | None = None,
-                path: str | Path | None = None, limit: int | None = None) -> list:
+def query_range(
+    *,
+    kind: str,
+    identifier: str,
+    start: int | None = None,
+    end: int | None = None,
+    path: str | Path | None = None,
+    limit: int | None = None,
+) -> list:
     catalog = _catalog(path)
     data = catalog.query(_data_cls(kind), identifiers=[identifier], start=start, end=end)
     return data[:limit] if limit else data
@@ -218,18 +262,31 @@ def export_rows(kind: str, data: list) -> tuple[list[str], list[list[str]]]:
     """Exact text rows (prices at the instrument's precision, ISO timestamps with ns)."""
     if kind == "bars":
         header = ["timestamp", "open", "high", "low", "close", "volume"]
-        rows = [[format_timestamp(b.ts_event), str(b.open), str(b.high), str(b.low), str(b.close), str(b.volume)]
-                for b in data]
+        rows = [
+            [format_timestamp(b.ts_event), str(b.open), str(b.high), str(b.low), str(b.close), str(b.volume)]
+            for b in data
+        ]
     elif kind == "quotes":
         header = ["timestamp", "bid", "ask", "bid_size", "ask_size"]
-        rows = [[format_timestamp(q.ts_event), str(q.bid_price), str(q.ask_price), str(q.bid_size),
-                 str(q.ask_size)] for q in data]
+        rows = [
+            [format_timestamp(q.ts_event), str(q.bid_price), str(q.ask_price), str(q.bid_size), str(q.ask_size)]
+            for q in data
+        ]
     else:
         header = ["timestamp", "price", "size", "side", "trade_id"]
         side = {1: "BUY", 2: "SELL"}
-        rows = [[format_timestamp(t.ts_event), str(t.price), str(t.size),
-                 side.get(int(t.aggressor_side.value) if hasattr(t.aggressor_side, "value") else int(t.aggressor_side), ""),
-                 str(t.trade_id)] for t in data]
+        rows = [
+            [
+                format_timestamp(t.ts_event),
+                str(t.price),
+                str(t.size),
+                side.get(
+                    int(t.aggressor_side.value) if hasattr(t.aggressor_side, "value") else int(t.aggressor_side), ""
+                ),
+                str(t.trade_id),
+            ]
+            for t in data
+        ]
     return header, rows
 
 

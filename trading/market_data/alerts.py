@@ -34,19 +34,29 @@ def _raise(*, key: str, severity: str, title: str, message: str, details: dict) 
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
-                severity=severity, category=Alert.Category.DATA, title=title[:200], message=message,
-                source=SOURCE, dedup_key=key, details=details,
+                severity=severity,
+                category=Alert.Category.DATA,
+                title=title[:200],
+                message=message,
+                source=SOURCE,
+                dedup_key=key,
+                details=details,
             )
-            publish_on_commit("alerts", "alert_raised", {"id": alert.pk, "severity": severity, "title": alert.title,
-                                                         "status": alert.status})
+            publish_on_commit(
+                "alerts",
+                "alert_raised",
+                {"id": alert.pk, "severity": severity, "title": alert.title, "status": alert.status},
+            )
     except IntegrityError:
         return False  # another process raised the same incident a moment ago
     return True
 
 
 def _clear(key: str) -> int:
-    return Alert.objects.filter(dedup_key=key, source=SOURCE).exclude(status=Alert.Status.RESOLVED).update(
-        status=Alert.Status.RESOLVED, resolved_at=timezone.now()
+    return (
+        Alert.objects.filter(dedup_key=key, source=SOURCE)
+        .exclude(status=Alert.Status.RESOLVED)
+        .update(status=Alert.Status.RESOLVED, resolved_at=timezone.now())
     )
 
 
@@ -65,7 +75,9 @@ def feed_alerts_sync(*, max_age: float = STALE_AFTER_SECONDS) -> dict:
         stale_key = f"data:stale:{source}"
         if age is None or age > max_age:
             raised += _raise(
-                key=stale_key, severity=Alert.Severity.CRITICAL, title=f"Market data feed {source} is stale",
+                key=stale_key,
+                severity=Alert.Severity.CRITICAL,
+                title=f"Market data feed {source} is stale",
                 message=f"No update from {source} for {age:.0f}s." if age else f"No update from {source} yet.",
                 details={"source": source, "age_seconds": None if age is None else round(age, 1)},
             )
@@ -76,7 +88,9 @@ def feed_alerts_sync(*, max_age: float = STALE_AFTER_SECONDS) -> dict:
         if bad:
             kinds = sorted({i["kind"] for i in bad})
             raised += _raise(
-                key=bad_key, severity=Alert.Severity.WARNING, title=f"Bad market data on {source}: {', '.join(kinds)}",
+                key=bad_key,
+                severity=Alert.Severity.WARNING,
+                title=f"Bad market data on {source}: {', '.join(kinds)}",
                 message="; ".join(f"{i['instrument_id']}: {i['message']}" for i in bad[:10]),
                 details={"source": source, "issues": bad[:50]},
             )

@@ -35,14 +35,29 @@ def market_rows(*, asset_class: str = "", search: str = "", sort: str = "symbol"
     for inst in qs:
         q = quotes.get(inst.instrument_id)
         feed = feeds.get(inst.instrument_id, {})
-        row = {"instrument": inst, "instrument_id": inst.instrument_id, "symbol": inst.symbol,
-               "asset_class": inst.asset_class, "sector": inst.sector.name, "bid": None, "ask": None, "last": None,
-               "spread": None, "change": None, "change_pct": None, "age": None, "rate": feed.get("rate"),
-               "source": q.get("source") if q else inst.venue.code, "status": "no data"}
+        row = {
+            "instrument": inst,
+            "instrument_id": inst.instrument_id,
+            "symbol": inst.symbol,
+            "asset_class": inst.asset_class,
+            "sector": inst.sector.name,
+            "bid": None,
+            "ask": None,
+            "last": None,
+            "spread": None,
+            "change": None,
+            "change_pct": None,
+            "age": None,
+            "rate": feed.get("rate"),
+            "source": q.get("source") if q else inst.venue.code,
+            "status": "no data",
+        }
         if q:
             bid, ask = Decimal(q["bid"]), Decimal(q["ask"])
             mid = (bid + ask) / 2
-            row.update(bid=q["bid"], ask=q["ask"], last=q.get("last"), spread=ask - bid, age=max(0.0, now - q["ts"] / 1e9))
+            row.update(
+                bid=q["bid"], ask=q["ask"], last=q.get("last"), spread=ask - bid, age=max(0.0, now - q["ts"] / 1e9)
+            )
             if q.get("open"):
                 opened = Decimal(q["open"])
                 row["change"] = (mid - opened).quantize(inst.tick_size)
@@ -100,11 +115,21 @@ def catalog_candles(instrument_id: str, limit: int = 500) -> list[dict]:
     from trading.catalog.store import catalog_contents, query_range
 
     try:
-        entries = [e for e in catalog_contents() if e["kind"] == "bars" and e["identifier"].startswith(instrument_id + "-")]
+        entries = [
+            e for e in catalog_contents() if e["kind"] == "bars" and e["identifier"].startswith(instrument_id + "-")
+        ]
         if not entries:
             return []
         bars = query_range(kind="bars", identifier=entries[0]["identifier"])[-limit:]
     except Exception:
         return []
-    return [{"time": b.ts_event // 1_000_000_000, "open": str(b.open), "high": str(b.high), "low": str(b.low),
-             "close": str(b.close)} for b in bars]
+    return [
+        {
+            "time": b.ts_event // 1_000_000_000,
+            "open": str(b.open),
+            "high": str(b.high),
+            "low": str(b.low),
+            "close": str(b.close),
+        }
+        for b in bars
+    ]

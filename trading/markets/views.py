@@ -37,9 +37,14 @@ class MarketsView(RoleRequiredMixin, TemplateView):
         asset_class = q.get("type", "") if q.get("type", "") in dict(ASSET_CLASSES) else ""
         sort = q.get("sort", "symbol")
         ctx.update(
-            rows=selectors.market_rows(asset_class=asset_class, search=q.get("q", "").strip()[:64], sort=sort,
-                                       now=time.time()),
-            asset_classes=ASSET_CLASSES, asset_class=asset_class, search=q.get("q", ""), sort=sort, node=_node(),
+            rows=selectors.market_rows(
+                asset_class=asset_class, search=q.get("q", "").strip()[:64], sort=sort, now=time.time()
+            ),
+            asset_classes=ASSET_CLASSES,
+            asset_class=asset_class,
+            search=q.get("q", ""),
+            sort=sort,
+            node=_node(),
         )
         return ctx
 
@@ -51,14 +56,41 @@ class MarketsExportView(RoleRequiredMixin, View):
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="markets.csv"'
         writer = csv.writer(response)
-        writer.writerow(["instrument_id", "asset_class", "sector", "bid", "ask", "last", "spread", "change",
-                         "age_seconds", "updates_per_second", "source", "status"])
-        for r in selectors.market_rows(asset_class=request.GET.get("type", ""), search=request.GET.get("q", ""),
-                                       now=time.time()):
-            writer.writerow([r["instrument_id"], r["asset_class"], r["sector"], r["bid"] or "", r["ask"] or "",
-                             r["last"] or "", r["spread"] if r["spread"] is not None else "",
-                             r["change"] if r["change"] is not None else "",
-                             "" if r["age"] is None else round(r["age"], 3), r["rate"] or "", r["source"], r["status"]])
+        writer.writerow(
+            [
+                "instrument_id",
+                "asset_class",
+                "sector",
+                "bid",
+                "ask",
+                "last",
+                "spread",
+                "change",
+                "age_seconds",
+                "updates_per_second",
+                "source",
+                "status",
+            ]
+        )
+        for r in selectors.market_rows(
+            asset_class=request.GET.get("type", ""), search=request.GET.get("q", ""), now=time.time()
+        ):
+            writer.writerow(
+                [
+                    r["instrument_id"],
+                    r["asset_class"],
+                    r["sector"],
+                    r["bid"] or "",
+                    r["ask"] or "",
+                    r["last"] or "",
+                    r["spread"] if r["spread"] is not None else "",
+                    r["change"] if r["change"] is not None else "",
+                    "" if r["age"] is None else round(r["age"], 3),
+                    r["rate"] or "",
+                    r["source"],
+                    r["status"],
+                ]
+            )
         return response
 
 
@@ -68,8 +100,9 @@ class InstrumentView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        instrument = Instrument.objects.select_related("sector", "venue").filter(
-            instrument_id=kwargs["instrument_id"]).first()
+        instrument = (
+            Instrument.objects.select_related("sector", "venue").filter(instrument_id=kwargs["instrument_id"]).first()
+        )
         if instrument is None:
             raise Http404("Unknown instrument")
         seconds = 5
@@ -135,9 +168,13 @@ class CatalogView(RoleRequiredMixin, TemplateView):
             f = form.cleaned_data["file"]
             try:
                 text = f.read().decode("utf-8-sig")
-                result = import_csv(kind=form.cleaned_data["kind"],
-                                    instrument_id=form.cleaned_data["instrument_id"].instrument_id, text=text,
-                                    source=f.name, bar_spec=form.cleaned_data["bar_spec"] or "1-MINUTE-LAST")
+                result = import_csv(
+                    kind=form.cleaned_data["kind"],
+                    instrument_id=form.cleaned_data["instrument_id"].instrument_id,
+                    text=text,
+                    source=f.name,
+                    bar_spec=form.cleaned_data["bar_spec"] or "1-MINUTE-LAST",
+                )
             except UnicodeDecodeError:
                 form.add_error("file", "The file is not UTF-8 text.")
             except CatalogImportError as exc:
@@ -146,8 +183,11 @@ class CatalogView(RoleRequiredMixin, TemplateView):
             else:
                 from monitoring.audit import audit_record
 
-                audit_record(actor=request.user, action="catalog.import",
-                             message=f"{result.rows} {result.kind} for {result.identifier} from {f.name}")
+                audit_record(
+                    actor=request.user,
+                    action="catalog.import",
+                    message=f"{result.rows} {result.kind} for {result.identifier} from {f.name}",
+                )
                 messages.success(request, f"Imported {result.rows} {result.kind} for {result.identifier}.")
                 return redirect("markets-catalog")
         return self.render_to_response(self.get_context_data(form=form), status=400)

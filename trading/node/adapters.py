@@ -227,8 +227,9 @@ def plan_interactive_brokers(account: Account) -> ClientPlan | Unavailable:
             InteractiveBrokersLiveExecClientFactory,
         )
     except ImportError as exc:
-        return Unavailable(account, f"the Interactive Brokers adapter cannot be imported ({exc}); "
-                                    "install nautilus-ibapi")
+        return Unavailable(
+            account, f"the Interactive Brokers adapter cannot be imported ({exc}); install nautilus-ibapi"
+        )
     if reason := probe_tcp(host, port):
         return Unavailable(account, f"IB Gateway: {reason}")
     return ClientPlan(

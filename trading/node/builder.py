@@ -65,8 +65,14 @@ def node_plan() -> NodePlan:
 def _database(s: NodeSettings) -> DatabaseConfig:
     db = s.cache_database
     return DatabaseConfig(
-        type="redis", host=db.host, port=db.port, username=db.username, password=db.password, ssl=db.ssl,
-        connection_timeout=2, response_timeout=2,
+        type="redis",
+        host=db.host,
+        port=db.port,
+        username=db.username,
+        password=db.password,
+        ssl=db.ssl,
+        connection_timeout=2,
+        response_timeout=2,
     )
 
 
@@ -111,8 +117,12 @@ def desk_orders_strategy(trader_id: str) -> ImportableStrategyConfig:
     return ImportableStrategyConfig(
         strategy_path="trading.node.desk_orders:DeskOrders",
         config_path="trading.node.desk_orders:DeskOrdersConfig",
-        config={"redis_url": settings.REDIS_URL, "desk_trader_id": trader_id, "consumer": f"node-{trader_id}",
-                "order_id_tag": "DESK"},
+        config={
+            "redis_url": settings.REDIS_URL,
+            "desk_trader_id": trader_id,
+            "consumer": f"node-{trader_id}",
+            "order_id_tag": "DESK",
+        },
     )
 
 

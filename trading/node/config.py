@@ -205,15 +205,18 @@ def _cache_database(value: Any, redis_url: str) -> CacheDatabase:
 
 def _data_engine(value: Any) -> DataEngineSettings:
     p = "data_engine"
-    d = _object(value, p, {"qsize", "time_bars_build_with_no_updates", "time_bars_timestamp_on_close",
-                           "validate_data_sequence"})
+    d = _object(
+        value, p, {"qsize", "time_bars_build_with_no_updates", "time_bars_timestamp_on_close", "validate_data_sequence"}
+    )
     default = DataEngineSettings()
     return DataEngineSettings(
         qsize=_int(d["qsize"], f"{p}.qsize") if "qsize" in d else default.qsize,
-        time_bars_build_with_no_updates=_bool(d.get("time_bars_build_with_no_updates", False),
-                                              f"{p}.time_bars_build_with_no_updates"),
-        time_bars_timestamp_on_close=_bool(d.get("time_bars_timestamp_on_close", True),
-                                           f"{p}.time_bars_timestamp_on_close"),
+        time_bars_build_with_no_updates=_bool(
+            d.get("time_bars_build_with_no_updates", False), f"{p}.time_bars_build_with_no_updates"
+        ),
+        time_bars_timestamp_on_close=_bool(
+            d.get("time_bars_timestamp_on_close", True), f"{p}.time_bars_timestamp_on_close"
+        ),
         validate_data_sequence=_bool(d.get("validate_data_sequence", False), f"{p}.validate_data_sequence"),
     )
 
@@ -226,7 +229,9 @@ def _risk_engine(value: Any) -> RiskEngineSettings:
     if "max_notional_per_order" in d:
         raw = d["max_notional_per_order"]
         if not isinstance(raw, dict):
-            raise NodeConfigError(f"{p}.max_notional_per_order", "expected an object of instrument id or currency -> amount")
+            raise NodeConfigError(
+                f"{p}.max_notional_per_order", "expected an object of instrument id or currency -> amount"
+            )
         for key, amount in raw.items():
             key_path = f"{p}.max_notional_per_order.{key}"
             if not (_CURRENCY.match(key) or _INSTRUMENT_ID.match(key)):
@@ -235,9 +240,11 @@ def _risk_engine(value: Any) -> RiskEngineSettings:
     return RiskEngineSettings(
         bypass=_bool(d.get("bypass", False), f"{p}.bypass"),
         max_order_submit_rate=_rate(d["max_order_submit_rate"], f"{p}.max_order_submit_rate")
-        if "max_order_submit_rate" in d else default.max_order_submit_rate,
+        if "max_order_submit_rate" in d
+        else default.max_order_submit_rate,
         max_order_modify_rate=_rate(d["max_order_modify_rate"], f"{p}.max_order_modify_rate")
-        if "max_order_modify_rate" in d else default.max_order_modify_rate,
+        if "max_order_modify_rate" in d
+        else default.max_order_modify_rate,
         max_notional_per_order=caps,
     )
 
@@ -253,8 +260,9 @@ def _cash_positions(value: Any, path: str) -> bool:
 
 def _exec_engine(value: Any) -> ExecEngineSettings:
     p = "exec_engine"
-    d = _object(value, p, {"qsize", "allow_cash_positions", "debug", "reconciliation",
-                           "reconciliation_startup_delay_secs"})
+    d = _object(
+        value, p, {"qsize", "allow_cash_positions", "debug", "reconciliation", "reconciliation_startup_delay_secs"}
+    )
     default = ExecEngineSettings()
     return ExecEngineSettings(
         qsize=_int(d["qsize"], f"{p}.qsize") if "qsize" in d else default.qsize,
@@ -263,7 +271,9 @@ def _exec_engine(value: Any) -> ExecEngineSettings:
         reconciliation=_bool(d.get("reconciliation", True), f"{p}.reconciliation"),
         reconciliation_startup_delay_secs=_number(
             d["reconciliation_startup_delay_secs"], f"{p}.reconciliation_startup_delay_secs", minimum=0, maximum=600
-        ) if "reconciliation_startup_delay_secs" in d else default.reconciliation_startup_delay_secs,
+        )
+        if "reconciliation_startup_delay_secs" in d
+        else default.reconciliation_startup_delay_secs,
     )
 
 
@@ -274,12 +284,15 @@ def _simulation(value: Any) -> SimulationSettings:
     return SimulationSettings(
         seed=_int(d["seed"], f"{p}.seed", minimum=0) if "seed" in d else default.seed,
         tick_rate=_number(d["tick_rate"], f"{p}.tick_rate", minimum=0, maximum=1000)
-        if "tick_rate" in d else default.tick_rate,
+        if "tick_rate" in d
+        else default.tick_rate,
         volatility_scale=_number(d["volatility_scale"], f"{p}.volatility_scale", minimum=0, maximum=1000)
-        if "volatility_scale" in d else default.volatility_scale,
+        if "volatility_scale" in d
+        else default.volatility_scale,
         replay=_bool(d.get("replay", True), f"{p}.replay"),
         replay_speed=_number(d["replay_speed"], f"{p}.replay_speed", minimum=0, maximum=100_000)
-        if "replay_speed" in d else default.replay_speed,
+        if "replay_speed" in d
+        else default.replay_speed,
     )
 
 
@@ -289,17 +302,29 @@ def _market_data(value: Any) -> MarketDataSettings:
     default = MarketDataSettings()
     return MarketDataSettings(
         flush_interval_ms=_int(d["flush_interval_ms"], f"{p}.flush_interval_ms", minimum=1, maximum=10_000)
-        if "flush_interval_ms" in d else default.flush_interval_ms,
-        broadcast_max_per_second=_number(d["broadcast_max_per_second"], f"{p}.broadcast_max_per_second",
-                                         minimum=0, maximum=1000)
-        if "broadcast_max_per_second" in d else default.broadcast_max_per_second,
+        if "flush_interval_ms" in d
+        else default.flush_interval_ms,
+        broadcast_max_per_second=_number(
+            d["broadcast_max_per_second"], f"{p}.broadcast_max_per_second", minimum=0, maximum=1000
+        )
+        if "broadcast_max_per_second" in d
+        else default.broadcast_max_per_second,
         stale_after_seconds=_number(d["stale_after_seconds"], f"{p}.stale_after_seconds", minimum=0, maximum=3600)
-        if "stale_after_seconds" in d else default.stale_after_seconds,
+        if "stale_after_seconds" in d
+        else default.stale_after_seconds,
     )
 
 
-TOP_LEVEL = {"trader_id", "log_level", "cache_database", "data_engine", "risk_engine", "exec_engine",
-             "simulation", "market_data"}
+TOP_LEVEL = {
+    "trader_id",
+    "log_level",
+    "cache_database",
+    "data_engine",
+    "risk_engine",
+    "exec_engine",
+    "simulation",
+    "market_data",
+}
 
 
 def parse_node_config(data: Any, *, redis_url: str) -> NodeSettings:
@@ -316,7 +341,8 @@ def parse_node_config(data: Any, *, redis_url: str) -> NodeSettings:
     return NodeSettings(
         trader_id=trader_id,
         log_level="WARNING" if log_level == "WARN" else log_level,
-        cache_database=_cache_database(d["cache_database"], redis_url) if "cache_database" in d
+        cache_database=_cache_database(d["cache_database"], redis_url)
+        if "cache_database" in d
         else _cache_database({}, redis_url),
         data_engine=_data_engine(d.get("data_engine", {})),
         risk_engine=_risk_engine(d.get("risk_engine", {})),

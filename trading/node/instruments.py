@@ -75,6 +75,8 @@ def build_instrument(row: Instrument) -> NautilusInstrument:
         )
     if row.asset_class == "equity":
         if size_precision != 0:
-            raise UnsupportedInstrument(f"{row.instrument_id}: equities trade whole shares (lot size must be an integer)")
+            raise UnsupportedInstrument(
+                f"{row.instrument_id}: equities trade whole shares (lot size must be an integer)"
+            )
         return Equity(currency=_currency(row.quote_currency), lot_size=Quantity.from_int(int(row.lot_size)), **common)
     raise UnsupportedInstrument(f"{row.instrument_id}: asset class {row.asset_class!r} is not simulated yet")

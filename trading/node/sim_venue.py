@@ -264,7 +264,12 @@ def sim_exec_client_factory(portfolio) -> type[LiveExecClientFactory]:
         @staticmethod
         def create(loop, name, config: SimExecClientConfig, msgbus, cache, clock):
             return SimExecutionClient(
-                loop=loop, clock=clock, portfolio=portfolio, msgbus=msgbus, cache=cache, config=config,
+                loop=loop,
+                clock=clock,
+                portfolio=portfolio,
+                msgbus=msgbus,
+                cache=cache,
+                config=config,
                 latency_ms=config.latency_ms,
             )
 

@@ -120,8 +120,13 @@ class Supervisor:
         log_dir = Path(settings.LOG_DIR)
         log = open(log_dir / f"node-{self.trader_id}.log", "ab")
         self.client.hdel(node_key(self.trader_id), "heartbeat")
-        node_state_set(self.trader_id, "starting", reason="spawning the node process", supervisor_pid=os.getpid(),
-                       restarts=self.restarts)
+        node_state_set(
+            self.trader_id,
+            "starting",
+            reason="spawning the node process",
+            supervisor_pid=os.getpid(),
+            restarts=self.restarts,
+        )
         self.child = subprocess.Popen(
             [sys.executable, "-m", "trading.node.main", "--config", self.config_path],
             cwd=settings.BASE_DIR,
@@ -172,8 +177,9 @@ class Supervisor:
             return
         age = self._heartbeat_age()
         since_start = time.monotonic() - self.child_started
-        if (age is None and since_start > START_GRACE) or (age is not None and age > HEARTBEAT_TIMEOUT
-                                                         and since_start > HEARTBEAT_TIMEOUT):
+        if (age is None and since_start > START_GRACE) or (
+            age is not None and age > HEARTBEAT_TIMEOUT and since_start > HEARTBEAT_TIMEOUT
+        ):
             reason = "heartbeat missing" if age is None else f"no heartbeat for {age:.1f}s"
             logger.error("node %s: %s; killing and restarting it", self.trader_id, reason)
             os.killpg(self.child.pid, signal.SIGKILL)
@@ -215,8 +221,12 @@ class Supervisor:
         if not self.extend():
             raise RuntimeError("lost the node lock to another supervisor")
         self.check_child()
-        if self.child is None and self.desired() == "running" and not self.config_failed \
-                and time.monotonic() >= self.next_start:
+        if (
+            self.child is None
+            and self.desired() == "running"
+            and not self.config_failed
+            and time.monotonic() >= self.next_start
+        ):
             self.start_child()
         if self.child is not None and time.monotonic() - self.child_started > 60:
             self.backoff = 1.0  # it ran a while: the next failure restarts quickly again
@@ -231,8 +241,11 @@ class Supervisor:
 
         bridge_stop = threading.Event()
         bridge = threading.Thread(
-            target=bridge_run, args=(bridge_stop,), kwargs={"trader_id": self.trader_id, "consumer": "bridge"},
-            name="event-bridge", daemon=True,
+            target=bridge_run,
+            args=(bridge_stop,),
+            kwargs={"trader_id": self.trader_id, "consumer": "bridge"},
+            name="event-bridge",
+            daemon=True,
         )
         bridge.start()
         try:

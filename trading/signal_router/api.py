@@ -19,8 +19,15 @@ from monitoring.roles import Role
 from trading.signal_router.models import Signal, SignalSource
 from trading.signal_router.router import signal_receive, webhook_verify
 
-SIGNAL_EXAMPLE = {"id": "tv-alert-8812", "instrument": "EUR/USD.SIM", "side": "BUY", "quantity": "10000",
-                  "strength": "0.8", "ttl_seconds": 30, "time": "2026-11-24T09:30:00Z"}
+SIGNAL_EXAMPLE = {
+    "id": "tv-alert-8812",
+    "instrument": "EUR/USD.SIM",
+    "side": "BUY",
+    "quantity": "10000",
+    "strength": "0.8",
+    "ttl_seconds": 30,
+    "time": "2026-11-24T09:30:00Z",
+}
 
 
 class SignalInput(serializers.Serializer):
@@ -43,8 +50,25 @@ class SignalOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Signal
-        fields = ["id", "source", "external_id", "instrument", "side", "quantity", "target_position", "strength",
-                  "strategy", "ttl_seconds", "signal_time", "received_at", "status", "reason", "route", "order", "routing"]
+        fields = [
+            "id",
+            "source",
+            "external_id",
+            "instrument",
+            "side",
+            "quantity",
+            "target_position",
+            "strength",
+            "strategy",
+            "ttl_seconds",
+            "signal_time",
+            "received_at",
+            "status",
+            "reason",
+            "route",
+            "order",
+            "routing",
+        ]
 
 
 def _validation_response(exc: ValidationError) -> Response:
@@ -60,8 +84,11 @@ class SignalListCreateApi(generics.ListCreateAPIView):
     filterset_fields = ["status", "source__name", "instrument__instrument_id"]
     ordering_fields = ["received_at", "status"]
 
-    @extend_schema(request=SignalInput, responses={201: SignalOutput},
-                   examples=[OpenApiExample("Buy signal", value={"source": "desk-api", **SIGNAL_EXAMPLE})])
+    @extend_schema(
+        request=SignalInput,
+        responses={201: SignalOutput},
+        examples=[OpenApiExample("Buy signal", value={"source": "desk-api", **SIGNAL_EXAMPLE})],
+    )
     def post(self, request, *args, **kwargs):
         payload = SignalInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -92,9 +119,12 @@ class SignalWebhookApi(APIView):
     throttle_classes = [WebhookThrottle]
 
     @extend_schema(
-        request=SignalInput, responses={201: SignalOutput, 400: None, 401: None, 403: None},
-        parameters=[OpenApiParameter("X-Signature", location="header", required=True),
-                    OpenApiParameter("X-Timestamp", location="header", required=True)],
+        request=SignalInput,
+        responses={201: SignalOutput, 400: None, 401: None, 403: None},
+        parameters=[
+            OpenApiParameter("X-Signature", location="header", required=True),
+            OpenApiParameter("X-Timestamp", location="header", required=True),
+        ],
         examples=[OpenApiExample("Alert", value=SIGNAL_EXAMPLE)],
     )
     def post(self, request, source: str):
@@ -103,8 +133,12 @@ class SignalWebhookApi(APIView):
             return Response({"detail": "Unknown signal source."}, status=status.HTTP_404_NOT_FOUND)
         body = request.body
         try:
-            webhook_verify(source=source_row, timestamp=request.headers.get("X-Timestamp", ""),
-                           signature=request.headers.get("X-Signature", ""), body=body)
+            webhook_verify(
+                source=source_row,
+                timestamp=request.headers.get("X-Timestamp", ""),
+                signature=request.headers.get("X-Signature", ""),
+                body=body,
+            )
         except PermissionError as exc:
             audit_record(actor=None, action="signal.webhook_refused", obj=source_row, message=str(exc), via="webhook")
             return Response({"detail": f"Not authenticated: {exc}."}, status=status.HTTP_401_UNAUTHORIZED)
@@ -117,7 +151,13 @@ class SignalWebhookApi(APIView):
         try:
             signal = signal_receive(source=source_row, data=data)
         except ValidationError as exc:
-            audit_record(actor=None, action="signal.refused", obj=source_row, message=json.dumps(exc.message_dict)[:2000], via="webhook")
+            audit_record(
+                actor=None,
+                action="signal.refused",
+                obj=source_row,
+                message=json.dumps(exc.message_dict)[:2000],
+                via="webhook",
+            )
             return _validation_response(exc)
         return Response(SignalOutput(signal).data, status=status.HTTP_201_CREATED)
 

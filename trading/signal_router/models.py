@@ -21,8 +21,9 @@ class SignalSource(models.Model):
     secret_encrypted = models.TextField(blank=True, editable=False)
     # Orders from this source are placed on behalf of this user (a Trader), for audit and permissions.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signal_sources")
-    allowed_instruments = models.ManyToManyField(Instrument, blank=True, related_name="+",
-                                                 help_text="Empty means every instrument.")
+    allowed_instruments = models.ManyToManyField(
+        Instrument, blank=True, related_name="+", help_text="Empty means every instrument."
+    )
     dedup_window_seconds = models.PositiveIntegerField(default=60)
     max_age_seconds = models.PositiveIntegerField(default=30, help_text="Signals older than this are stale.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -55,7 +56,9 @@ class SignalRoute(models.Model):
     priority = models.PositiveIntegerField(default=100, help_text="Lower is tried first.")
     group = models.CharField(max_length=64, default="default")
     source = models.ForeignKey(SignalSource, null=True, blank=True, on_delete=models.CASCADE, related_name="routes")
-    strategy = models.ForeignKey("strategies.Strategy", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     instrument = models.ForeignKey(Instrument, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="signal_routes")
     sizing = models.CharField(max_length=16, choices=Sizing.choices, default=Sizing.FROM_SIGNAL)
@@ -66,7 +69,9 @@ class SignalRoute(models.Model):
     class Meta:
         ordering = ["priority", "id"]
         constraints = [
-            models.CheckConstraint(condition=~Q(sizing="fixed") | Q(fixed_quantity__gt=0), name="route_fixed_needs_quantity"),
+            models.CheckConstraint(
+                condition=~Q(sizing="fixed") | Q(fixed_quantity__gt=0), name="route_fixed_needs_quantity"
+            ),
             models.CheckConstraint(condition=Q(scale__gt=0), name="route_scale_positive"),
         ]
 
@@ -89,7 +94,9 @@ class Signal(models.Model):
     quantity = models.DecimalField(**PRICE, null=True, blank=True)
     target_position = models.DecimalField(**PRICE, null=True, blank=True)
     strength = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("1"))
-    strategy = models.ForeignKey("strategies.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     ttl_seconds = models.PositiveIntegerField(null=True, blank=True)
     signal_time = models.DateTimeField(help_text="When the sender created it.")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)

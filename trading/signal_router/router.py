@@ -35,6 +35,7 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 
 # -- authentication of webhooks -------------------------------------------------------------
 
+
 def source_secret(source: SignalSource) -> str:
     from trading.credentials import credentials_decrypt
 
@@ -74,6 +75,7 @@ def webhook_verify(*, source: SignalSource, timestamp: str, signature: str, body
 
 # -- validation -------------------------------------------------------------------------------
 
+
 def _decimal(errors: dict, field: str, raw: Any) -> Decimal | None:
     if raw in (None, ""):
         return None
@@ -99,7 +101,11 @@ def signal_check(*, source: SignalSource, data: dict[str, Any]) -> dict[str, Any
         instrument = Instrument.objects.get(instrument_id=str(ref))
     except Instrument.DoesNotExist:
         errors["instrument"] = f"Unknown instrument '{ref}'."
-    if instrument is not None and source.allowed_instruments.exists() and not source.allowed_instruments.filter(pk=instrument.pk).exists():
+    if (
+        instrument is not None
+        and source.allowed_instruments.exists()
+        and not source.allowed_instruments.filter(pk=instrument.pk).exists()
+    ):
         errors["instrument"] = f"Source {source} may not send signals for {instrument}."
     side = str(data.get("side") or "").upper()
     quantity = _decimal(errors, "quantity", data.get("quantity"))
@@ -130,7 +136,11 @@ def signal_check(*, source: SignalSource, data: dict[str, Any]) -> dict[str, Any
     if data.get("strategy") not in (None, ""):
         from strategies.models import Strategy
 
-        strategy_id = Strategy.objects.filter(pk=data["strategy"] if str(data["strategy"]).isdigit() else None).values_list("pk", flat=True).first()
+        strategy_id = (
+            Strategy.objects.filter(pk=data["strategy"] if str(data["strategy"]).isdigit() else None)
+            .values_list("pk", flat=True)
+            .first()
+        )
         if strategy_id is None:
             errors["strategy"] = f"Unknown strategy '{data['strategy']}'."
     external_id = str(data.get("id") or "")[:128]
@@ -154,13 +164,19 @@ def _dedup_hash(source: SignalSource, clean: dict) -> str:
         basis = f"id:{clean['external_id']}"
     else:
         basis = json.dumps(
-            [clean["instrument"].instrument_id, clean["side"], str(clean["quantity"]), str(clean["target_position"]),
-             clean["strategy_id"]],
+            [
+                clean["instrument"].instrument_id,
+                clean["side"],
+                str(clean["quantity"]),
+                str(clean["target_position"]),
+                clean["strategy_id"],
+            ],
         )
     return hashlib.sha256(f"{source.pk}|{basis}".encode()).hexdigest()
 
 
 # -- routing ----------------------------------------------------------------------------------
+
 
 def _route_available(route: SignalRoute) -> str | None:
     """None when the route's venue can take orders, else why not."""
@@ -208,8 +224,15 @@ def route_choose(source: SignalSource, clean: dict) -> tuple[SignalRoute | None,
         available = []
         for route in routes:
             why_not = _route_available(route)
-            decision["considered"].append({"route": route.pk, "name": route.name, "account": route.account.name,
-                                           "available": why_not is None, "reason": why_not or ""})
+            decision["considered"].append(
+                {
+                    "route": route.pk,
+                    "name": route.name,
+                    "account": route.account.name,
+                    "available": why_not is None,
+                    "reason": why_not or "",
+                }
+            )
             if why_not is None:
                 available.append(route)
         if not available:
@@ -229,11 +252,16 @@ def route_choose(source: SignalSource, clean: dict) -> tuple[SignalRoute | None,
 
 def _size(route: SignalRoute, signal: Signal) -> tuple[str, Decimal] | None:
     """(side, quantity) of the order this signal asks for on this route, or None for nothing to do."""
-    if route.sizing == SignalRoute.Sizing.TARGET_POSITION or (signal.quantity is None and signal.target_position is not None):
-        from portfolio.models import Position
+    if route.sizing == SignalRoute.Sizing.TARGET_POSITION or (
+        signal.quantity is None and signal.target_position is not None
+    ):
         from django.db.models import Sum
 
-        current = Position.objects.filter(account=route.account, instrument=signal.instrument).aggregate(q=Sum("quantity"))["q"] or Decimal("0")
+        from portfolio.models import Position
+
+        current = Position.objects.filter(account=route.account, instrument=signal.instrument).aggregate(
+            q=Sum("quantity")
+        )["q"] or Decimal("0")
         delta = signal.target_position - current
         if delta == 0:
             return None
@@ -279,7 +307,11 @@ def signal_receive(*, source: SignalSource, data: dict[str, Any]) -> Signal:
         max_age = clean["ttl_seconds"] or source.max_age_seconds
         age = (now - clean["signal_time"]).total_seconds()
         duplicate = (
-            Signal.objects.filter(source=source, dedup_hash=dedup, received_at__gte=now - timezone.timedelta(seconds=source.dedup_window_seconds))
+            Signal.objects.filter(
+                source=source,
+                dedup_hash=dedup,
+                received_at__gte=now - timezone.timedelta(seconds=source.dedup_window_seconds),
+            )
             .exclude(pk=signal.pk)
             .order_by("received_at")
             .first()
@@ -287,12 +319,18 @@ def signal_receive(*, source: SignalSource, data: dict[str, Any]) -> Signal:
         if age > max_age:
             _finish(signal, Signal.Status.SUPPRESSED, f"stale: {age:.0f}s old, limit {max_age}s")
         elif duplicate is not None:
-            _finish(signal, Signal.Status.SUPPRESSED, f"duplicate of signal {duplicate.pk} within {source.dedup_window_seconds}s")
+            _finish(
+                signal,
+                Signal.Status.SUPPRESSED,
+                f"duplicate of signal {duplicate.pk} within {source.dedup_window_seconds}s",
+            )
         else:
             route, decision = route_choose(source, clean)
             signal.routing = decision
             if route is None:
-                _finish(signal, Signal.Status.PARKED, "no available route" if decision["considered"] else "no route matches")
+                _finish(
+                    signal, Signal.Status.PARKED, "no available route" if decision["considered"] else "no route matches"
+                )
                 _park_alert(signal)
             else:
                 signal.route = route
@@ -301,19 +339,35 @@ def signal_receive(*, source: SignalSource, data: dict[str, Any]) -> Signal:
                     _finish(signal, Signal.Status.SUPPRESSED, "already at the target position")
                 else:
                     side, quantity = sized
-                    order_data = {"account": route.account.pk, "instrument": signal.instrument.pk, "side": side,
-                                  "order_type": "MARKET", "quantity": quantity, "time_in_force": "IOC",
-                                  "strategy": signal.strategy_id,
-                                  "idempotency_key": f"signal-{signal.pk}"}
+                    order_data = {
+                        "account": route.account.pk,
+                        "instrument": signal.instrument.pk,
+                        "side": side,
+                        "order_type": "MARKET",
+                        "quantity": quantity,
+                        "time_in_force": "IOC",
+                        "strategy": signal.strategy_id,
+                        "idempotency_key": f"signal-{signal.pk}",
+                    }
                     try:
                         request = order_request_check(data=order_data, user=source.owner, source=OrderSource.SIGNAL)
                     except ValidationError as exc:
-                        _finish(signal, Signal.Status.REJECTED, "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()))
+                        _finish(
+                            signal,
+                            Signal.Status.REJECTED,
+                            "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()),
+                        )
                     else:
                         order, _ = order_submit(request=request, user=source.owner)
                         signal.order = order
                         status = Signal.Status.EXECUTED if order.status != "REJECTED" else Signal.Status.REJECTED
-                        _finish(signal, status, order.status_reason if status == Signal.Status.REJECTED else f"order {order.client_order_id}")
+                        _finish(
+                            signal,
+                            status,
+                            order.status_reason
+                            if status == Signal.Status.REJECTED
+                            else f"order {order.client_order_id}",
+                        )
     return signal
 
 
@@ -321,8 +375,17 @@ def _finish(signal: Signal, status: str, reason: str) -> None:
     signal.status = status
     signal.reason = reason
     signal.save()
-    publish_on_commit("signals", status, {"id": signal.pk, "status": status, "reason": reason,
-                                          "instrument": signal.instrument.instrument_id, "source": signal.source.name})
+    publish_on_commit(
+        "signals",
+        status,
+        {
+            "id": signal.pk,
+            "status": status,
+            "reason": reason,
+            "instrument": signal.instrument.instrument_id,
+            "source": signal.source.name,
+        },
+    )
 
 
 def _park_alert(signal: Signal) -> None:

@@ -1,9 +1,9 @@
 """Import a CSV of bars, quotes or trades into the Parquet catalog (all-or-nothing).
 
-    manage.py catalog_import quotes EUR/USD.SIM data/eurusd.csv
-    manage.py catalog_import bars EUR/USD.SIM data/eurusd_1m.csv --bar-spec 1-MINUTE-MID
-    manage.py catalog_import --list
-    manage.py catalog_export quotes EUR/USD.SIM out.csv --start 2024-01-02T00:00:00Z
+manage.py catalog_import quotes EUR/USD.SIM data/eurusd.csv
+manage.py catalog_import bars EUR/USD.SIM data/eurusd_1m.csv --bar-spec 1-MINUTE-MID
+manage.py catalog_import --list
+manage.py catalog_export quotes EUR/USD.SIM out.csv --start 2024-01-02T00:00:00Z
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ class Command(BaseCommand):
 
         if opts["list"]:
             for e in catalog_contents():
-                self.stdout.write(f"{e['kind']:7} {e['identifier']:40} {e['rows']:>10} rows  {e['start']} .. {e['end']}")
+                self.stdout.write(
+                    f"{e['kind']:7} {e['identifier']:40} {e['rows']:>10} rows  {e['start']} .. {e['end']}"
+                )
             return
         if not (opts["kind"] and opts["instrument_id"] and opts["file"]):
             raise CommandError("usage: catalog_import KIND INSTRUMENT_ID FILE (or --list)")
@@ -40,11 +42,20 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"{path}: {exc.strerror}")
         try:
-            result = import_csv(kind=opts["kind"], instrument_id=opts["instrument_id"], text=text, source=path.name,
-                                bar_spec=opts["bar_spec"], progress=lambda m: self.stdout.write(f"  {m}"))
+            result = import_csv(
+                kind=opts["kind"],
+                instrument_id=opts["instrument_id"],
+                text=text,
+                source=path.name,
+                bar_spec=opts["bar_spec"],
+                progress=lambda m: self.stdout.write(f"  {m}"),
+            )
         except CatalogImportError as exc:
             for err in exc.errors:
                 self.stderr.write(err)
             raise CommandError("nothing was imported")
-        self.stdout.write(self.style.SUCCESS(
-            f"imported {result.rows} {result.kind} for {result.identifier} ({result.start} .. {result.end})"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"imported {result.rows} {result.kind} for {result.identifier} ({result.start} .. {result.end})"
+            )
+        )
