@@ -16,6 +16,14 @@ class SectionPage(RoleRequiredMixin):
     """
 
     fragments: tuple[str, ...] = ()
+    # The context name of the page's GET filter form: invalid filter values answer 400
+    # (the client's mistake; the re-rendered form names the field).
+    filter_form: str | None = None
+
+    def render_to_response(self, context, **response_kwargs):
+        if self.filter_form and self.request.method == "GET" and not context[self.filter_form].is_valid():
+            response_kwargs.setdefault("status", 400)
+        return super().render_to_response(context, **response_kwargs)
 
     def get_template_names(self) -> list[str]:
         names = super().get_template_names()

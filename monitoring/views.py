@@ -62,12 +62,7 @@ class MonitoringView(SectionPage, TemplateView):
     required_role = Role.VIEWER
     fragments = ("services", "alerts", "processes", "celery")
     page_size = 50
-
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        if not response.context_data["alert_form"].is_valid():
-            response.status_code = 400
-        return response
+    filter_form = "alert_form"
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -125,12 +120,7 @@ class AuditLogView(SectionPage, TemplateView):
     template_name = "monitoring/audit.html"
     required_role = Role.VIEWER
     page_size = 50
-
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        if not response.context_data["form"].is_valid():
-            response.status_code = 400
-        return response
+    filter_form = "form"
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -184,12 +174,7 @@ class AlertCentreView(SectionPage, TemplateView):
     required_role = Role.VIEWER
     fragments = ("list",)
     page_size = 50
-
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        if not response.context_data["form"].is_valid():
-            response.status_code = 400
-        return response
+    filter_form = "form"
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -316,12 +301,7 @@ class LogView(SectionPage, TemplateView):
     template_name = "monitoring/logs.html"
     required_role = Role.RISK_MANAGER
     fragments = ("lines",)
-
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        if not response.context_data["form"].is_valid():
-            response.status_code = 400
-        return response
+    filter_form = "form"
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

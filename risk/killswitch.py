@@ -155,10 +155,7 @@ def _publish_badge() -> None:
     from monitoring.broadcast import publish
     from monitoring.status import kill_switch_summary
 
-    try:
-        publish("status", "kill_switch", kill_switch_summary())
-    except Exception:
-        pass  # the next status push (every few seconds) carries it anyway
+    publish("status", "kill_switch", kill_switch_summary())  # queued; never raises for Redis
 
 
 def kill_switch_engage(

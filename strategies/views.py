@@ -62,12 +62,7 @@ class StrategyListView(SectionPage, TemplateView):
     required_role = Role.VIEWER
     write_role = Role.TRADER
     fragments = ("rows",)
-
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        if not response.context_data["form"].is_valid():
-            response.status_code = 400
-        return response
+    filter_form = "form"
 
     def post(self, request, *args, **kwargs):
         """Bulk operations: one result row per selected strategy."""

@@ -100,13 +100,7 @@ class ExecutionView(SectionPage, TemplateView):
     required_role = Role.VIEWER
     fragments = ("active_orders", "history", "fills")
     page_size = 50
-
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        if not response.context_data["form"].is_valid():
-            # Bad filter values are the client's mistake: say which field, with a 400.
-            response.status_code = 400
-        return response
+    filter_form = "form"
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -158,12 +152,7 @@ class SignalsView(SectionPage, TemplateView):
     required_role = Role.VIEWER
     fragments = ("signals",)
     page_size = 50
-
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        if not response.context_data["form"].is_valid():
-            response.status_code = 400
-        return response
+    filter_form = "form"
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
