@@ -58,6 +58,7 @@
     let checkSeq = 0;
     let inFlight = false;
     let currentOrderId = null;
+    let currentStatus = null;
     const field = (name) => ticket.elements.namedItem(name);
     const submitBtn = document.getElementById("ticket-submit");
 
@@ -170,6 +171,7 @@
         if (status === 201 || status === 200) {
           const order = data.order;
           currentOrderId = order.id;
+          currentStatus = order.status;
           field("idempotency_key").value = data.next_idempotency_key;
           renderErrors({});
           const rejected = order.status === "REJECTED";
@@ -200,6 +202,9 @@
       window.Live.on("orders", (event, data) => {
         if (data && currentOrderId !== null && data.id === currentOrderId) {
           loadProgress(currentOrderId);
+          // The push of the status the POST already answered can land after it: keep that message.
+          if (data.status === currentStatus) return;
+          currentStatus = data.status;
           const msg = document.getElementById("ticket-message");
           const bad = data.status === "REJECTED" || data.status === "VENUE_REJECTED";
           showMessage(msg, `${data.client_order_id}: ${data.status_display}${bad && data.status_reason ? " — " + data.status_reason : ""}`, !bad);

@@ -10,6 +10,7 @@
   const STATUS_SILENCE_MS = 12000; // no status push for this long = lost
   const MAX_BACKOFF_MS = 10000;
   const REFRESH_MIN_GAP_MS = 1000;
+  const IN_FLIGHT_RETRY_MS = 100;
 
   const handlers = {};
   let socket = null;
@@ -66,12 +67,19 @@
       refreshState.set(el, st);
       if (st.timer) return;
       const wait = Math.max(0, st.last + REFRESH_MIN_GAP_MS - Date.now());
-      st.timer = setTimeout(() => {
+      const fire = () => {
+        const current = el.id ? document.getElementById(el.id) : el;
+        if (current && current.classList.contains("htmx-request")) {
+          // A refresh is still in flight and may have been rendered before this event;
+          // htmx drops a trigger while one is in flight, so fire once it has landed.
+          st.timer = setTimeout(fire, IN_FLIGHT_RETRY_MS);
+          return;
+        }
         st.timer = null;
         st.last = Date.now();
-        const current = el.id ? document.getElementById(el.id) : el;
         if (current) window.htmx.trigger(current, "live-refresh");
-      }, wait);
+      };
+      st.timer = setTimeout(fire, wait);
     });
   }
 
