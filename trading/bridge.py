@@ -91,7 +91,12 @@ def event_apply(entry: StreamEntry) -> str:
             )
             return "applied" if fill else "duplicate"
 
-        if entry.type == "denied":
+        if entry.type in ("denied", "rejected") and order.status in (S.ACCEPTED, S.PARTIALLY_FILLED):
+            # A restarted node closing an order its (in-process) venue lost: the desk saw the venue
+            # accept it before the kill, so from here it is canceled, with the node's reason.
+            reason = body.get("reason", "")
+            moved = _advance(order, S.CANCELED, message=f"Canceled: {reason}", data=data)
+        elif entry.type == "denied":
             reason = body.get("reason", "denied by the engine")
             target = S.REJECTED if order.status == S.APPROVED else S.VENUE_REJECTED
             moved = _advance(order, target, message=f"Denied before the venue: {reason}", data=data)

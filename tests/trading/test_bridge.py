@@ -90,6 +90,18 @@ def test_denied_by_engine_rejects_with_the_reason():
     assert "NOTIONAL_EXCEEDS_MAX_PER_ORDER" in order.status_reason
 
 
+@pytest.mark.parametrize("kind", ["rejected", "denied"])
+def test_an_accepted_order_a_restarted_node_reports_lost_ends_canceled_with_the_reason(kind):
+    # The node was killed before its cache recorded the acceptance the desk already saw.
+    order = make_order(status="ACCEPTED", quantity=D("1000"))
+    reason = "the simulated venue restarted with the node and no longer holds this order"
+    event_send(kind, {"client_order_id": order.client_order_id, "reason": reason})
+    _drain()
+    order.refresh_from_db()
+    assert order.status == "CANCELED"
+    assert reason in order.status_reason
+
+
 def test_trigger_and_modification_are_timeline_entries():
     order = make_order(status="ACCEPTED", order_type="STOP_LIMIT", price=D("1.09"), trigger_price=D("1.089"))
     event_send("updated", {"client_order_id": order.client_order_id, "price": "1.09100"})

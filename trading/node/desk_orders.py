@@ -154,7 +154,9 @@ class DeskOrders(Strategy):
     def _reconcile_orders(self, marked: list[str]) -> None:
         replayed = set()
         lost = 0
-        for cid in marked:
+        for member in marked:
+            # "<client order id> <venue>": the venue says whether the order died with this process.
+            cid, _, venue = member.partition(" ")
             order = self.cache.order(ClientOrderId(cid))
             if order is not None and order.status_string() == "INITIALIZED":
                 # Persisted before the engines saw it: whether it went out is unknown, so it is refused.
@@ -164,8 +166,10 @@ class DeskOrders(Strategy):
                 self._replay(order)
                 replayed.add(cid)
             else:
-                # Kept until trimmed: a re-delivery of its command is refused too.
-                self._emit("denied", {"client_order_id": cid, "reason": LOST_REASON})
+                # Kept until trimmed: a re-delivery of its command is refused too. On an in-process
+                # venue it is gone either way: the desk may have seen it accepted before the kill.
+                reason = VENUE_LOST_REASON if venue in self._in_process_venues else LOST_REASON
+                self._emit("denied", {"client_order_id": cid, "reason": reason})
                 lost += 1
         for order in self.cache.orders_open():
             if order.client_order_id.value not in replayed:
@@ -241,7 +245,8 @@ class DeskOrders(Strategy):
                     first = True
                     if entry.type == "submit" and entry.body.get("client_order_id"):
                         # Marked before Nautilus sees it; 0 means a previous read got this far.
-                        marker = {entry.body["client_order_id"]: time.time()}
+                        venue = entry.body.get("instrument_id", "").rpartition(".")[2]
+                        marker = {f"{entry.body['client_order_id']} {venue}": time.time()}
                         first = bool(client.zadd(self._submitted, marker, nx=True))
                     done: Future = Future()
                     self._loop.call_soon_threadsafe(self._run_command, entry, done, first)
