@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from django.core.management import call_command
 
+from portfolio.management.commands.setup_test_portfolio import _seed_quotes
 from portfolio.models import CashBalance, PortfolioSnapshot, Position
+from portfolio.performance import desk_valuation
 from strategies.models import Strategy, StrategyType, StrategyVersion
 from trading.lifecycle import can_transition
 from trading.models import Fill, Order, OrderEvent, OrderStatus
@@ -121,9 +123,17 @@ def test_setup_test_portfolio_builds_a_multi_currency_book_with_history(db):
     assert Position.objects.filter(quantity__lt=0).exists() and Position.objects.filter(quantity__gt=0).exists()
 
     snapshots = PortfolioSnapshot.objects.all()
-    # Two books (SIM-DEMO and the whole desk) x 3 days x (24 hourly + 1 daily close).
-    assert snapshots.count() == 2 * 3 * 25
-    assert snapshots.filter(kind="daily").count() == 6
+    # Every funded account and the whole desk x 3 days x (24 hourly + 1 daily close).
+    books = {"SIM-001", "SIM-DEMO", "BINANCE-SPOT", None}
+    assert set(snapshots.values_list("account__name", flat=True)) == books
+    assert snapshots.count() == len(books) * 3 * 25
+    assert snapshots.filter(kind="daily").count() == len(books) * 3
+    # The history ends at what the desk is worth now, so today's P&L is today's move, not the
+    # accounts the history left out (the desk is several accounts and currencies).
+    _, total, _ = desk_valuation(quotes=_seed_quotes())
+    last = snapshots.filter(account=None).order_by("-at").first()
+    assert last.total_value == total.total_value.quantize(Decimal("0.01"))
+    assert last.total_value > Decimal("2000000")  # SIM-001 + SIM-DEMO (USD and EUR) + Binance
     days = {s.at.date() for s in snapshots}
     assert days == {date(2026, 1, 7), date(2026, 1, 8), date(2026, 1, 9)}
     for snap in snapshots.filter(kind="daily"):

@@ -1,13 +1,14 @@
 """``manage.py setup_test_portfolio``: a realistic multi-currency book to look at.
 
-* cash: the SIM margin account funded in USD with a EUR balance beside it, the
+* cash: the SIM-001 trading account at its starting balance; the SIM-DEMO margin
+  account funded in USD with a EUR balance beside it, the
   Binance spot account in USDT with some BTC;
 * positions across sectors (FX, digital assets, technology, financials,
   energy), each opened by a filled order through the same fill path live
   trading uses, so orders, fills, positions and cash agree;
 * equity history: hourly intraday snapshots and a daily close for the last
-  ``--days`` days up to ``--end-date`` (yesterday by default), for the SIM
-  account and for the whole desk.
+  ``--days`` days up to ``--end-date`` (yesterday by default), for every
+  funded account and for the whole desk, ending at today's valuation.
 
 Idempotent: cash rows, opening orders (``SEED-PF-<symbol>``) and snapshots
 (by account, kind and time) are created only when missing.
@@ -19,17 +20,21 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+import redis
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from monitoring.management.commands._progress import progress
-from portfolio.models import CashBalance, PortfolioSnapshot, Position
+from portfolio.models import CashBalance, PortfolioSnapshot
+from portfolio.performance import desk_valuation
+from trading.market_data.quotes import Quote, latest_quotes
 from trading.models import Account, Instrument
 
 CENT = Decimal("0.01")
 # account, currency, deposit: the funding a fresh account starts with.
 CASH = [
+    ("SIM-001", "USD", None),  # the account live trading uses
     ("SIM-DEMO", "USD", None),  # None: the account's starting balance
     ("SIM-DEMO", "EUR", Decimal("250000.00")),
     ("BINANCE-SPOT", "USDT", None),
@@ -96,47 +101,74 @@ def _snapshot_times(end: date, days: int) -> list[tuple[datetime, str]]:
     return times
 
 
+def _seed_quotes() -> dict[str, Quote]:
+    """Live quotes where the node has published them, the instruments' reference prices elsewhere.
+
+    At ``make run``'s seed step the node is not running yet: the reference prices are
+    what the simulated venue starts from, so the history meets the live book."""
+    try:
+        quotes = latest_quotes()
+    except redis.RedisError:
+        quotes = {}
+    for inst in Instrument.objects.exclude(reference_price=None):
+        if inst.instrument_id not in quotes and inst.reference_price > 0:
+            ref = inst.reference_price
+            quotes[inst.instrument_id] = Quote(inst.instrument_id, ref, ref, ref, 0, "reference")
+    return quotes
+
+
 def snapshots_ensure(*, end: date, days: int, write) -> int:
-    """Equity history as a seeded random walk around the book's current exposure."""
-    account = Account.objects.get(name="SIM-DEMO")
-    positions = list(Position.objects.filter(account=account).select_related("instrument"))
-    gross = sum((p.notional for p in positions), Decimal("0")).quantize(CENT)
-    net = sum((p.notional if p.quantity > 0 else -p.notional for p in positions), Decimal("0")).quantize(CENT)
+    """Equity history of every valued account and of the desk: a seeded random walk that ends
+    at today's valuation, so the history meets the live book (and today's P&L is today's)."""
+    valuations, total, _ = desk_valuation(quotes=_seed_quotes())
+    books = [v for v in valuations if v.complete]
+    if not total.missing:
+        books.append(total)
     times = _snapshot_times(end, days)
-    scopes = [(account, account.starting_balance), (None, account.starting_balance + Decimal("100000"))]
     existing = set(
         PortfolioSnapshot.objects.filter(at__in=[t for t, _ in times]).values_list("account_id", "kind", "at")
     )
     rows = []
-    for scoped_account, base in scopes:
-        rng = random.Random(f"snapshots-{scoped_account.pk if scoped_account else 'desk'}-{end.isoformat()}")
-        equity = base
+    for v in books:
+        rng = random.Random(f"snapshots-{v.account_id or 'desk'}-{end.isoformat()}")
+        # Hourly steps scaled to the book (about 0.1 % of its value), walked back from today.
+        scale = max(v.total_value.quantize(CENT) / 1000, CENT)
+        steps = [
+            (scale * Decimal(rng.randint(-1000, 1050)) / 1000).quantize(CENT)
+            if kind == PortfolioSnapshot.Kind.INTRADAY
+            else Decimal("0")
+            for _, kind in times
+        ]
+        value_now = v.total_value.quantize(CENT)
+        equity = value_now - sum(steps, Decimal("0"))
+        realized = v.realized_pnl.quantize(CENT) - sum(
+            ((x * Decimal("0.4")).quantize(CENT) for x in steps), Decimal("0")
+        )
         day_open = equity
-        realized = Decimal("0")
-        for at, kind in times:
+        for (at, kind), step in zip(times, steps, strict=True):
             if at.hour == 0 and kind == PortfolioSnapshot.Kind.INTRADAY:
                 day_open = equity
-            step = (Decimal(rng.randint(-1500, 1600)) * CENT * 100).quantize(CENT)
-            if kind == PortfolioSnapshot.Kind.INTRADAY:
-                equity += step
-                realized += (step * Decimal("0.4")).quantize(CENT)
-            key = (scoped_account.pk if scoped_account else None, kind, at)
+            equity += step
+            realized += (step * Decimal("0.4")).quantize(CENT)
+            key = (v.account_id, kind, at)
             if key in existing:
                 continue
-            unrealized = (equity - base - realized).quantize(CENT)
+            unrealized = (
+                v.unrealized_pnl.quantize(CENT) + (equity - value_now) - (realized - v.realized_pnl.quantize(CENT))
+            )
             rows.append(
                 PortfolioSnapshot(
                     at=at,
                     kind=kind,
-                    account=scoped_account,
-                    currency="USD",
+                    account_id=v.account_id,
+                    currency=v.currency,
                     total_value=equity,
                     cash=(equity - unrealized).quantize(CENT),
                     realized_pnl=realized,
                     unrealized_pnl=unrealized,
                     daily_pnl=(equity - day_open).quantize(CENT),
-                    gross_exposure=gross,
-                    net_exposure=net,
+                    gross_exposure=v.gross_exposure.quantize(CENT),
+                    net_exposure=v.net_exposure.quantize(CENT),
                 )
             )
     batches = [rows[i : i + 50] for i in range(0, len(rows), 50)]
