@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from monitoring.alerting.rules import RULE_FIELDS
 from monitoring.alerting.sources import METRICS
 from monitoring.models import AlertRule
 
@@ -17,25 +18,7 @@ class AlertRuleForm(forms.ModelForm):
 
     class Meta:
         model = AlertRule
-        fields = [
-            "name",
-            "description",
-            "kind",
-            "metric",
-            "comparison",
-            "threshold",
-            "window_seconds",
-            "event_category",
-            "event_min_severity",
-            "event_source",
-            "severity",
-            "category",
-            "channels",
-            "email_to",
-            "webhook_url",
-            "max_per_hour",
-            "enabled",
-        ]
+        fields = RULE_FIELDS  # what a person edits, and what the audit log records
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args, **kwargs):
