@@ -115,9 +115,10 @@ class Valuation:
 
 
 def _mark(position: Position, quotes: dict) -> Decimal | None:
+    """Longs at the bid, shorts at the ask: what closing them fetches (as the stored marks)."""
     quote = quotes.get(position.instrument.instrument_id)
     if quote is not None and quote.bid > 0 and quote.ask > 0:
-        return quote.mid
+        return quote.bid if position.quantity > 0 else quote.ask
     return position.mark_price
 
 

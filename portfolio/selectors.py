@@ -92,21 +92,27 @@ SORTS = (*SQL_SORTS, *LIVE_SORTS)
 
 @dataclass(frozen=True)
 class Marks:
-    """Live mids from the latest quotes (instrument id -> price), and FX built from them."""
+    """Live bid/ask from the latest quotes (instrument id -> (bid, ask)), and FX built from them.
 
-    prices: dict[str, Decimal]
+    Longs are marked at the bid and shorts at the ask, as the stored marks
+    (``portfolio.services.positions_mark``) and Nautilus's portfolio do, so the
+    page's live P&L is the book's and the engine's, not a half-spread off."""
+
+    prices: dict[str, tuple[Decimal, Decimal]]
     fx: object  # portfolio.performance.FxRates
     live: bool  # False when Redis could not be read: stored marks only
-    # Primary keys of the quoted instruments (pk -> mid), for SQL that filters on integers.
-    by_pk: dict[int, Decimal] = field(default_factory=dict)
+    # Primary keys of the quoted instruments (pk -> (bid, ask)), for SQL that filters on integers.
+    by_pk: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
-    def mark(self, instrument_id: str, stored: Decimal | None) -> tuple[Decimal | None, bool]:
-        price = self.prices.get(instrument_id)
-        return (price, True) if price is not None else (stored, False)
+    def mark(self, instrument_id: str, stored: Decimal | None, quantity: Decimal) -> tuple[Decimal | None, bool]:
+        quote = self.prices.get(instrument_id)
+        if quote is None:
+            return stored, False
+        return (quote[0] if quantity > 0 else quote[1]), True
 
 
 def marks_live() -> Marks:
-    """Mids of every quoted instrument; the book's stored marks are last-fill prices, not live."""
+    """Bid/ask of every quoted instrument; the book's stored marks may be older than the quotes."""
     import redis
     from django.db.models import Q
 
@@ -119,7 +125,7 @@ def marks_live() -> Marks:
         live = True
     except redis.RedisError:
         quotes, live = {}, False
-    prices = {iid: q.mid for iid, q in quotes.items() if q.bid > 0 and q.ask > 0}
+    prices = {iid: (q.bid, q.ask) for iid, q in quotes.items() if q.bid > 0 and q.ask > 0}
     # One query for both: the currency pairs FX needs and the quoted instruments' keys.
     instruments = list(
         Instrument.objects.filter(~Q(base_currency="") | Q(instrument_id__in=list(prices))).only(
@@ -210,8 +216,9 @@ def position_totals(*, account_id: int | None, marks: Marks) -> tuple[list[Curre
     """Totals per quote currency over every open position (not just the page) and their count.
 
     One aggregate query returning a handful of rows however large the book. Positions
-    in an instrument with a live quote are grouped by instrument — at one mark ``m``
-    they make ``m * sum(q) - sum(q * avg)`` of unrealised P&L (times the multiplier) —
+    in an instrument with a live quote are grouped by instrument — longs at the bid
+    ``b`` and shorts at the ask ``a`` make ``b * sum(q+) + a * sum(q-) - sum(q * avg)``
+    of unrealised P&L (times the multiplier) —
     and the rest by currency only, valued in SQL at each row's stored mark, exactly as
     the table's rows are. Rows are also grouped by multiplier, which is applied here
     rather than in SQL: numeric products over 10k rows are what this query spends its
@@ -235,8 +242,8 @@ def position_totals(*, account_id: int | None, marks: Marks) -> tuple[list[Curre
             n=Count("id"),
             realized=Sum("realized_pnl"),
             unmarked=Count("id", filter=~is_live & Q(mark_price__isnull=True)),
-            qty=Sum("quantity", filter=is_live),
-            abs_qty=Sum(Abs("quantity"), filter=is_live),
+            qty_long=Sum("quantity", filter=is_live & Q(quantity__gt=0)),
+            qty_short=Sum("quantity", filter=is_live & Q(quantity__lt=0)),
             cost=Sum(F("quantity") * F("avg_price"), filter=is_live | stored),
             value=Sum(F("quantity") * F("mark_price"), filter=stored),
             gross=Sum(Abs("quantity") * F("mark_price"), filter=stored),
@@ -254,8 +261,9 @@ def position_totals(*, account_id: int | None, marks: Marks) -> tuple[list[Curre
         t.unmarked += r["unmarked"]
         cost = r["cost"] or ZERO
         if r["live_group"]:
-            mark = marks.by_pk[r["live_group"]]
-            value, gross = mark * r["qty"], mark * r["abs_qty"]
+            bid, ask = marks.by_pk[r["live_group"]]
+            long, short = r["qty_long"] or ZERO, r["qty_short"] or ZERO
+            value, gross = bid * long + ask * short, bid * long - ask * short
         else:
             value, gross = r["value"] or ZERO, r["gross"] or ZERO
         t.unrealized += mult * (value - cost)
@@ -312,7 +320,17 @@ def _live_sort_expression(key: str, marks: Marks):
 
     money_field = DecimalField(max_digits=40, decimal_places=20)
     mark = Case(
-        *[When(instrument_id=pk, then=Value(mid, output_field=money_field)) for pk, mid in marks.by_pk.items()],
+        *[
+            When(
+                instrument_id=pk,
+                then=Case(
+                    When(quantity__gt=0, then=Value(bid, output_field=money_field)),
+                    default=Value(ask, output_field=money_field),
+                    output_field=money_field,
+                ),
+            )
+            for pk, (bid, ask) in marks.by_pk.items()
+        ],
         default=F("mark_price"),
         output_field=money_field,
     )
@@ -394,7 +412,7 @@ def position_page(
         realized,
         opened_at,
     ) in values:
-        mark, live = marks.mark(iid, stored)
+        mark, live = marks.mark(iid, stored, qty)
         unrealized = notional = pct = var_95 = None
         if mark is not None:
             unrealized = qty * (mark - avg) * mult

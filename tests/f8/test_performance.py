@@ -49,20 +49,21 @@ def test_snapshot_values_every_account_in_its_base_currency_and_the_desk_in_usd(
     s = PortfolioSnapshot.objects.get(account=sim)
     # cash: 1,000,000 + 10,000 EUR x 1.0851 = 1,010,851
     assert (s.currency, s.cash) == ("USD", D("1010851"))
-    # open P&L: EUR/USD 10,000 x (1.0851 - 1.08) = 51; USD/JPY -1,000 x (151.5 - 151) = -500 JPY = -500/151.5 USD
-    assert s.unrealized_pnl == D("47.6996699670")
-    assert s.total_value == D("1010898.6996699670")
-    # exposure: EUR/USD 10,851; USD/JPY -151,500 JPY = -1,000 USD
-    assert (s.gross_exposure, s.net_exposure) == (D("11851"), D("9851"))
+    # open P&L, the long at the bid and the short at the ask (what closing them fetches), converted at the
+    # mid: EUR/USD 10,000 x (1.0850 - 1.08) = 50; USD/JPY -1,000 x (151.6 - 151) = -600 JPY = -600/151.5 USD
+    assert s.unrealized_pnl == D("50") - (D(600) / D("151.5")).quantize(TEN) == D("46.0396039604")
+    assert s.total_value == D("1010897.0396039604")
+    # exposure: EUR/USD 10,850; USD/JPY -151,600 JPY = -1,000.66 USD
+    assert (s.gross_exposure, s.net_exposure) == (D("11850.6600660066"), D("9849.3399339934"))
     # no history yet: the day is measured from the starting balance
-    assert s.daily_pnl == D("10898.6996699670")
+    assert s.daily_pnl == D("10897.0396039604")
 
     b = PortfolioSnapshot.objects.get(account=spot)
     # 50,000 USDT + 0.5 BTC x 65,005 (USDT counts as USD)
     assert (b.currency, b.total_value) == ("USDT", D("82502.5"))
 
     desk = PortfolioSnapshot.objects.get(account=None)
-    assert (desk.currency, desk.total_value) == ("USD", D("1093401.1996699670"))
+    assert (desk.currency, desk.total_value) == ("USD", D("1093399.5396039604"))
     assert desk.cash == D("1093353.5")
 
 
@@ -74,8 +75,8 @@ def test_daily_snapshot_is_one_row_per_day_updated_in_place(book):
 
     rows = PortfolioSnapshot.objects.filter(account=sim, kind="daily")
     assert rows.count() == 1
-    # EUR cash and the EUR/USD position both re-marked at 1.0951
-    assert rows.get().total_value == D("1000000") + D("10951") + D("151") - (D(500) / D("151.5")).quantize(TEN)
+    # EUR cash re-valued at the mid 1.0951, the EUR/USD long re-marked at the bid 1.0950
+    assert rows.get().total_value == D("1000000") + D("10951") + D("150") - (D(600) / D("151.5")).quantize(TEN)
 
 
 def test_daily_pnl_is_measured_from_the_last_value_before_the_session(book):
@@ -86,7 +87,7 @@ def test_daily_pnl_is_measured_from_the_last_value_before_the_session(book):
     )
     portfolio_snapshot_take(kind="intraday")
     latest = PortfolioSnapshot.objects.filter(account=sim, kind="intraday").get()
-    assert latest.daily_pnl == D("898.6996699670")
+    assert latest.daily_pnl == D("897.0396039604")
 
 
 def test_an_account_without_a_rate_is_not_snapshotted_and_neither_is_the_desk(book):

@@ -38,13 +38,14 @@ def client_for(role_users):
 def book(db):
     """SIM-001 holds EUR/USD twice (no strategy, and a short by a strategy), AAPL and a USD/JPY short.
 
-    Hand-computed at the marks below (EUR/USD mid 1.08500, USD/JPY mid 151.250 live;
+    Hand-computed at the live quotes below, longs at the bid and shorts at the ask
+    (EUR/USD 1.08490/1.08510, USD/JPY 151.249/151.251; FX converts at the mid;
     AAPL has no quote, so its stored mark 190.10 stands):
-      EUR/USD  +10000 @ 1.08000 -> unrealised +50.00,      notional  10,850.00 USD
-      EUR/USD   -4000 @ 1.09000 -> unrealised +20.00,      notional  -4,340.00 USD
+      EUR/USD  +10000 @ 1.08000 -> unrealised +49.00,      notional  10,849.00 USD
+      EUR/USD   -4000 @ 1.09000 -> unrealised +19.60,      notional  -4,340.40 USD
       AAPL       +100 @ 180.25  -> unrealised +985.00,     notional  19,010.00 USD
-      USD/JPY  -20000 @ 150.000 -> unrealised -25,000.00,  notional -3,025,000.00 JPY
-    USD: unrealised +1,055.00, gross 34,200.00, realised 12.34 - 2.10 = +10.24. JPY: -25,000.00, gross 3,025,000.00.
+      USD/JPY  -20000 @ 150.000 -> unrealised -25,020.00,  notional -3,025,020.00 JPY
+    USD: unrealised +1,053.60, gross 34,199.40, realised 12.34 - 2.10 = +10.24. JPY: -25,020.00, gross 3,025,020.00.
     """
     from datetime import UTC, datetime
 

@@ -26,23 +26,26 @@ def test_totals_per_currency_are_exact_to_the_cent(book):
     totals = {t.currency: t for t in page.totals}
     assert set(totals) == {"USD", "JPY"}
     usd, jpy = totals["USD"], totals["JPY"]
-    assert (usd.positions, usd.unrealized, usd.gross, usd.realized) == (3, D("1055.00"), D("34200.00"), D("10.24"))
-    assert usd.net == D("10850.00") - D("4340.00") + D("19010.00")
-    assert (jpy.positions, jpy.unrealized, jpy.gross, jpy.net) == (1, D("-25000.00"), D("3025000.00"), D("-3025000.00"))
+    assert (usd.positions, usd.unrealized, usd.gross, usd.realized) == (3, D("1053.60"), D("34199.40"), D("10.24"))
+    assert usd.net == D("10849.00") - D("4340.40") + D("19010.00")
+    assert (jpy.positions, jpy.unrealized, jpy.gross, jpy.net) == (1, D("-25020.00"), D("3025020.00"), D("-3025020.00"))
     assert page.count == 4  # the flat MSFT row is not a holding
 
 
 def test_rows_carry_live_marks_equity_share_and_var_contribution(book):
     rows = {(r.instrument_id, r.strategy_id is None): r for r in selectors.position_page().rows}
     long_eur = rows[("EUR/USD.SIM", True)]
-    assert (long_eur.mark, long_eur.mark_live, long_eur.unrealized) == (D("1.08500"), True, D("50.00"))
+    # A long is marked at the bid, a short at the ask: what closing it fetches, as the engine does.
+    assert (long_eur.mark, long_eur.mark_live, long_eur.unrealized) == (D("1.08490"), True, D("49.00"))
+    short_eur = rows[("EUR/USD.SIM", False)]
+    assert (short_eur.mark, short_eur.unrealized) == (D("1.08510"), D("19.60"))
     # The risk run saw a net 6,000 EUR/USD with a VaR of 300: each slice carries its share.
     assert long_eur.var_95 == D("500.00")
     assert rows[("EUR/USD.SIM", False)].var_95 == D("-200.00")
     aapl = rows[("AAPL.SIM", True)]
     assert (aapl.mark, aapl.mark_live, aapl.unrealized, aapl.var_95) == (D("190.10"), False, D("985.00"), None)
     assert aapl.pct_equity == D("1.90")  # 19,010 of 1,000,000
-    # -3,025,000 JPY at 151.25 JPY per USD is -20,000 USD: -2% of the account.
+    # -3,025,020 JPY at 151.25 JPY per USD is -20,000.13 USD: -2% of the account.
     assert rows[("USD/JPY.SIM", True)].pct_equity == D("-2.00")
 
 
@@ -54,8 +57,8 @@ def test_page_shows_cards_positions_and_totals(book, client_for):
     assert "1,000,000.00" in html and "250,000.00" in html  # cash in USD and EUR
     assert html.count('data-testid="position-row"') == 4
     # One totals row per currency, alphabetical: JPY, USD.
-    assert _cells(html, "total-unrealized") == ["-25,000.00", "+1,055.00"]
-    assert _cells(html, "total-gross") == ["3,025,000.00", "34,200.00"]
+    assert _cells(html, "total-unrealized") == ["-25,020.00", "+1,053.60"]
+    assert _cells(html, "total-gross") == ["3,025,020.00", "34,199.40"]
     assert _cells(html, "total-realized") == ["0.00", "+10.24"]
     assert "Force reconciliation" not in html  # a Viewer reads only
 
@@ -214,11 +217,11 @@ def test_page_renders_without_redis(book, client_for, restart_redis_after):
 
 
 def test_live_sorts_use_the_live_mark_not_the_stored_one(book):
-    # At their stored marks both EUR/USD slices show no P&L; at the live mid they made 50 and 20.
+    # At their stored marks both EUR/USD slices show no P&L; at the live bid/ask they made 49 and 19.60.
     page = selectors.position_page(sort="unrealized", descending=True)
     assert [(r.instrument_id, r.unrealized) for r in page.rows] == [
         ("AAPL.SIM", D("985.00")),
-        ("EUR/USD.SIM", D("50.00")),
-        ("EUR/USD.SIM", D("20.00")),
-        ("USD/JPY.SIM", D("-25000.00")),
+        ("EUR/USD.SIM", D("49.00")),
+        ("EUR/USD.SIM", D("19.60")),
+        ("USD/JPY.SIM", D("-25020.00")),
     ]
