@@ -439,6 +439,8 @@ def _sync_rels(
         {"keys": list(wanted)},
     )[0]
     present = {(s, t): p for s, t, p in zip(sources, targets, props, strict=True)}
+    delete = f"UNWIND $rows AS r MATCH {pattern} WHERE n.pk = r[0] AND t.{dst_key} = r[1] DELETE e"
+    changes = _delete_doubles(sources, targets, present, delete)
     stale = [[s, t] for (s, t) in present if t not in wanted.get(s, {})]
     fresh, moved = [], []
     for s, to in wanted.items():
@@ -448,15 +450,33 @@ def _sync_rels(
             elif present[(s, t)] != p:
                 moved.append([s, t, p])
     ends = f"MATCH (n:{src} {{pk: r[0]}}) MATCH (t:{dst} {{{dst_key}: r[1]}})"
-    changes = 0
     for rows, statement in (
-        (stale, f"UNWIND $rows AS r MATCH {pattern} WHERE n.pk = r[0] AND t.{dst_key} = r[1] DELETE e"),
+        (stale, delete),
         (fresh, f"UNWIND $rows AS r {ends} MERGE {edge} SET e = r[2]"),
         (moved, f"UNWIND $rows AS r {ends} MATCH {edge} SET e = r[2]"),
     ):
         for batch in _batches(rows, EDGE_BATCH):
             changes += graph_write(statement, {"rows": list(batch)})
     return changes
+
+
+def _delete_doubles(sources: list, targets: list, present: dict, delete: str) -> int:
+    """Delete every relationship of a pair the graph holds more than once and forget the pair in ``present``.
+
+    A doubled relationship would double an exposure or a correlation weight, and the
+    diff (keyed by pair) cannot see it: its pairs are rewritten from scratch instead.
+    ``delete`` is an ``UNWIND $rows AS r`` statement deleting the relationships of pair ``r``.
+    """
+    if len(present) == len(sources):
+        return 0
+    seen: set = set()
+    doubled = set()
+    for pair in zip(sources, targets, strict=True):
+        (doubled if pair in seen else seen).add(pair)
+    for pair in doubled:
+        del present[pair]
+    logger.warning("graph: %d relationship(s) held more than once; rewriting them", len(doubled))
+    return sum(graph_write(delete, {"rows": list(batch)}) for batch in _batches([list(p) for p in doubled], EDGE_BATCH))
 
 
 def _delete_nodes(label: str, keys: Sequence[Any], key: str = "pk") -> int:
@@ -558,6 +578,8 @@ def write_correlations(result: CorrelationResult, instrument_pks: Iterable[int],
         (a, b): (rho, window, basis)
         for a, b, rho, window, basis in zip(sources, targets, rhos, windows, bases, strict=True)
     }
+    delete = "UNWIND $rows AS r MATCH (a:Instrument {pk: r[0]})-[e:CORRELATED_WITH]->(b:Instrument {pk: r[1]}) DELETE e"
+    changes = _delete_doubles(sources, targets, current, delete)
     wanted = {(e.a, e.b): e.rho for e in result.edges}
     stale = [[a, b] for (a, b) in current if (a, b) not in wanted]
     # New edges go grouped by source ([a, [b...], [rho...]]): one index seek for a per source
@@ -573,18 +595,17 @@ def write_correlations(result: CorrelationResult, instrument_pks: Iterable[int],
         for (a, b), rho in wanted.items()
         if (a, b) in current and current[(a, b)] != (rho, result.window, result.basis)
     ]
-    changes = 0
     for batch in _batches(stale, EDGE_BATCH):
-        changes += graph_write(
-            "UNWIND $rows AS r MATCH (a:Instrument {pk: r[0]})-[e:CORRELATED_WITH]->(b:Instrument {pk: r[1]}) DELETE e",
-            {"rows": list(batch)},
-        )
+        changes += graph_write(delete, {"rows": list(batch)})
     params = {"window": result.window, "basis": result.basis, "now": now}
     for batch in _grouped_batches([[a, bs, rhos] for a, (bs, rhos) in fresh.items()], EDGE_BATCH):
         changes += graph_write(
             "UNWIND $rows AS r MATCH (a:Instrument {pk: r[0]}) "
             "UNWIND range(0, size(r[1]) - 1) AS k MATCH (b:Instrument {pk: r[1][k]}) "
-            "CREATE (a)-[:CORRELATED_WITH {rho: r[2][k], window: $window, basis: $basis, computed_at: $now}]->(b)",
+            # MERGE, not CREATE: two resyncs (the periodic one and a manual one) may both find
+            # the edge missing, and a doubled edge would double its weight in the analytics.
+            "MERGE (a)-[e:CORRELATED_WITH]->(b) "
+            "ON CREATE SET e.rho = r[2][k], e.window = $window, e.basis = $basis, e.computed_at = $now",
             {"rows": batch, **params},
         )
     for batch in _batches(moved, EDGE_BATCH):

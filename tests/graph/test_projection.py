@@ -109,3 +109,24 @@ def test_full_resync_repairs_drift(graph, book):
         "MATCH (:Account)-[:HAS_POSITION]->(p:Position {pk: $pk}) RETURN p.value", {"pk": book.p2.pk}
     ) == [["500"]]
     assert graph_resync_full(correlations=False)["changes"] == 0
+
+
+def test_full_resync_repairs_doubled_relationships(graph, book):
+    """A doubled HOLDS or correlation edge (a write raced, or a hand edit) doubles a weight; the resync undoes it."""
+    graph_resync_full()
+    graph_write(
+        "MATCH (a:Account {pk: $acc})-[h:HOLDS]->(i:Instrument {pk: $pk}) CREATE (a)-[d:HOLDS]->(i) SET d = h",
+        {"acc": book.account.pk, "pk": book.a.pk},
+    )
+    graph_write(
+        "MATCH (a:Instrument)-[e:CORRELATED_WITH]->(b:Instrument) WITH a, b, e LIMIT 1 "
+        "CREATE (a)-[d:CORRELATED_WITH]->(b) SET d = e"
+    )
+    doubled = "MATCH (a)-[e:HOLDS|CORRELATED_WITH]->(b) WITH a, b, type(e) AS t, count(*) AS n WHERE n > 1 RETURN count(*)"
+    assert graph_query(doubled) == [[2]]
+
+    assert graph_resync_full()["changes"] > 0
+
+    assert graph_query(doubled) == [[0]]
+    assert _holds("Account", book.account.pk)["GA.GSIM"] == ("15", "1500", "1500")
+    assert graph_resync_full()["changes"] == 0
