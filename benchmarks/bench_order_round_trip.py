@@ -10,6 +10,12 @@ round trips per second at that concurrency; ``sustained_orders_per_s`` is the
 highest throughput measured whose p99 to Accepted stayed within 100 ms.
 ``ORDER_BENCH_WEB_PROCESSES`` (default 1) runs that many daphne processes on one
 listening socket.
+
+Each level also reports the CPU time each process of the stack spent per
+completed order (``cpu_ms_per_order``: web, bridge, node, redis, postgres — the
+backends of the bench's database), less what it burns idle (measured for a few
+seconds before the first level). On a shared machine wall-clock throughput is
+noisy; CPU per order is what a change to the pipeline moves.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ NAME = "order_round_trip"
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = tuple(int(x) for x in os.environ.get("ORDER_BENCH_LEVELS", "1,10,50").split(","))
 SECONDS = float(os.environ.get("ORDER_BENCH_SECONDS", "8"))
+IDLE_SECONDS = 3.0
 WEB_PROCESSES = int(os.environ.get("ORDER_BENCH_WEB_PROCESSES", "1"))
 GOAL_P99_MS = 100
 GOAL_RATE = 200
@@ -167,7 +174,11 @@ def run() -> dict:
                 )
             )
         listener.close()  # the daphne processes hold it now
-        results = asyncio.run(_bench(web_port, token, session, env["REDIS_URL"]))
+        roles = {"redis": [procs[0].pid], "node": [procs[1].pid], "bridge": [procs[2].pid]}
+        roles["web"] = [p.pid for p in procs[3:]]
+        roles["clients"] = [os.getpid()]  # this process: the HTTP clients and the page's socket
+        cpu = _CpuMeter(roles, f"{admin_url}/postgres", db_name)
+        results = asyncio.run(_bench(web_port, token, session, env["REDIS_URL"], cpu))
         detail.update(results)
     finally:
         for p in reversed(procs):
@@ -191,7 +202,55 @@ def run() -> dict:
     }
 
 
-async def _bench(port: int, token: str, session: str, redis_url: str) -> dict:
+class _CpuMeter:
+    """CPU seconds (user + system) spent by each role's processes, read before and after a window."""
+
+    def __init__(self, roles: dict[str, list[int]], admin_dsn: str, db_name: str):
+        import psutil
+
+        self._psutil = psutil
+        self._roles = roles
+        self._admin_dsn = admin_dsn
+        self._db_name = db_name
+        self.idle_per_s: dict[str, float] = {}
+
+    def _pids(self) -> dict[str, list[int]]:
+        import psycopg
+
+        with psycopg.connect(self._admin_dsn, autocommit=True) as conn:
+            backends = [
+                row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self._db_name,))
+            ]
+        return {**self._roles, "postgres": backends}
+
+    def read(self) -> dict[str, dict[int, float]]:
+        out: dict[str, dict[int, float]] = {}
+        for role, pids in self._pids().items():
+            out[role] = {}
+            for pid in pids:
+                try:
+                    t = self._psutil.Process(pid).cpu_times()
+                    out[role][pid] = t.user + t.system
+                except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+                    pass
+        return out
+
+    @staticmethod
+    def spent(before: dict, after: dict) -> dict[str, float]:
+        # A backend that appeared during the window counts from zero; one that left is lost (rare).
+        return {role: sum(t - before.get(role, {}).get(pid, 0.0) for pid, t in after[role].items()) for role in after}
+
+    def per_order(self, before: dict, after: dict, seconds: float, orders: int) -> dict[str, float]:
+        spent = self.spent(before, after)
+        out = {
+            role: round(max(0.0, cpu - self.idle_per_s.get(role, 0.0) * seconds) * 1000 / max(orders, 1), 2)
+            for role, cpu in spent.items()
+        }
+        out["total"] = round(sum(v for role, v in out.items() if role != "clients"), 2)
+        return out
+
+
+async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuMeter) -> dict:
     import logging
 
     import httpx
@@ -276,6 +335,12 @@ async def _bench(port: int, token: str, session: str, redis_url: str) -> dict:
             if time.monotonic() > warm_deadline:
                 raise RuntimeError("orders are not being approved (see the gate's reasons)")
 
+        # What each process burns with no orders (the node simulates quotes, the bridge polls).
+        before = cpu.read()
+        await asyncio.sleep(IDLE_SECONDS)
+        cpu.idle_per_s = {role: round(v / IDLE_SECONDS, 4) for role, v in cpu.spent(before, cpu.read()).items()}
+        results["idle_cpu_s_per_s"] = cpu.idle_per_s
+
         sustained = 0.0
         for clients in LEVELS:
             level: dict = {}
@@ -283,6 +348,7 @@ async def _bench(port: int, token: str, session: str, redis_url: str) -> dict:
                 latencies: list[float] = []
                 failures: list[None] = []
                 started = time.monotonic()
+                cpu_before = cpu.read()
 
                 async def worker(kind: str, stop_at: float, latencies: list[float], failures: list[None]) -> None:
                     while time.monotonic() < stop_at:
@@ -295,6 +361,7 @@ async def _bench(port: int, token: str, session: str, redis_url: str) -> dict:
                 stop_at = started + SECONDS
                 await asyncio.gather(*(worker(kind, stop_at, latencies, failures) for _ in range(clients)))
                 elapsed = time.monotonic() - started
+                level[f"{kind}_cpu_ms_per_order"] = cpu.per_order(cpu_before, cpu.read(), elapsed, len(latencies))
                 level[f"{kind}_p50_ms"] = round(_percentile(latencies, 50), 1)
                 level[f"{kind}_p99_ms"] = round(_percentile(latencies, 99), 1)
                 level[f"{kind}_orders_per_s"] = round(len(latencies) / elapsed, 1)

@@ -6,15 +6,28 @@ connection per request (connections are per thread), which cost more than the
 order POST itself. ``PooledThreadASGIHandler`` runs each request on one of
 ``WEB_THREADS`` long-lived threads instead, so connections are reused
 (CONN_MAX_AGE) while up to that many requests still run side by side.
+
+Django's async path then crosses between the event loop and that thread five
+times per request (request_started, the sync middleware, the async core
+handler, the view, response.close), each crossing a future, a context copy and
+two thread wake-ups. Every middleware and view of the desk is synchronous, so
+the handler runs the synchronous chain (as WSGI would: request_started, the
+middleware, the view, request_finished) in one crossing, and only reading the
+body and sending the response stay on the event loop.
 """
 
 import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core import signals
 from django.core.asgi import get_asgi_application
-from django.core.handlers.asgi import ASGIHandler
+from django.core.exceptions import RequestAborted
+from django.core.handlers import base
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse
+from django.urls import set_script_prefix
 
 from config.env import env_int
 
@@ -28,7 +41,8 @@ class PooledThreadASGIHandler(ASGIHandler):
     serves one request at a time, as Django's thread-sensitive code expects."""
 
     def __init__(self, threads: int):
-        super().__init__()
+        base.BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)  # the synchronous chain, as under WSGI
         self._threads = threads
         self._idle: asyncio.Queue | None = None
 
@@ -50,6 +64,39 @@ class PooledThreadASGIHandler(ASGIHandler):
                 await self.handle(scope, receive, send)
         finally:
             idle.put_nowait(executor)
+
+    async def handle(self, scope, receive, send):
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        try:
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client went away while the response was being sent
+            if response.streaming:
+                # Closed once sent: a streamed body may still read through this thread's connection.
+                await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def _respond(self, scope, body_file):
+        """On the request's thread: everything Django does synchronously for one request."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            # The body is in memory: request_finished (connection upkeep) runs here, on the
+            # thread whose connections it checks, before the response is sent.
+            response.close()
+        return response
 
 
 get_asgi_application()  # django.setup() (and the .env file) before anything below reads them

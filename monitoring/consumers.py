@@ -18,6 +18,7 @@ import asyncio
 import logging
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
@@ -57,6 +58,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     @channel_receive.setter
     def channel_receive(self, raw) -> None:
         self._raw_channel_receive = raw
+
+    async def dispatch(self, message) -> None:
+        # Channels' dispatch runs close_old_connections() in the sync thread before every
+        # handler: a thread round trip per pushed event, for a consumer whose handlers never
+        # touch the database (connect's role check runs in database_sync_to_async, which
+        # does that upkeep itself).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")

@@ -39,6 +39,8 @@ TERMINAL_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 OPEN_STATUSES = frozenset(TRANSITIONS) - TERMINAL_STATUSES
 # Orders working at the venue (count toward open-order limits and exposure).
 WORKING_STATUSES = frozenset({S.APPROVED, S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED})
+# Statuses that end an order without (more) fills: they carry the reason and release the reservation.
+CLOSING_STATUSES = frozenset({S.REJECTED, S.VENUE_REJECTED, S.CANCELED, S.EXPIRED})
 
 
 def _reservation_release(order: Order) -> None:
@@ -54,11 +56,11 @@ def _reservation_release(order: Order) -> None:
 
 
 class IllegalTransition(Exception):
-    def __init__(self, order: Order, to_status: str):
+    def __init__(self, order: Order, to_status: str, *, from_status: str | None = None):
         self.order = order
-        self.from_status = order.status
+        self.from_status = from_status or order.status
         self.to_status = to_status
-        super().__init__(f"Order {order.client_order_id} cannot go from {order.status} to {to_status}.")
+        super().__init__(f"Order {order.client_order_id} cannot go from {self.from_status} to {to_status}.")
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -79,28 +81,61 @@ def order_transition(
     row was created in this transaction), so two processes cannot both move it.
     ``update_fields`` are other order fields to save with the transition.
     """
-    if to_status not in TRANSITIONS:
-        raise ValueError(f"Unknown order status {to_status!r}.")
-    if not can_transition(order.status, to_status):
-        raise IllegalTransition(order, to_status)
-    with transaction.atomic():
-        from_status = order.status
-        order.status = to_status
+    return order_transitions(order, [(to_status, message)], data=data, update_fields=update_fields)[0]
+
+
+def order_transitions(
+    order: Order,
+    steps: list[tuple[str, str]] | list[tuple[str, str, dict | None]],
+    *,
+    data: dict | None = None,
+    update_fields: dict | None = None,
+    before: list[OrderEvent] | None = None,
+) -> list[OrderEvent]:
+    """Move ``order`` through ``steps`` — ``(status, message[, data])``, in order — with one
+    UPDATE of the order and one INSERT of all their timeline events (and of ``before``,
+    unsaved events that precede them, e.g. ``order_created_event``).
+
+    Every step is checked before anything is written or changed. Same precondition as
+    ``order_transition``; a step without its own data gets ``data``; ``update_fields`` are
+    saved with them.
+    """
+    status = order.status
+    for to_status, *_ in steps:
+        if to_status not in TRANSITIONS:
+            raise ValueError(f"Unknown order status {to_status!r}.")
+        if not can_transition(status, to_status):
+            raise IllegalTransition(order, to_status, from_status=status)
+        status = to_status
+    # No savepoint: the caller's transaction (if any) fails as a whole, and a savepoint
+    # around two writes only cost two more round trips.
+    with transaction.atomic(savepoint=False):
+        events = list(before or ())
         fields = {"status", "updated_at"}
         for name, value in (update_fields or {}).items():
             setattr(order, name, value)
             fields.add(name)
-        if to_status in (S.REJECTED, S.VENUE_REJECTED, S.CANCELED, S.EXPIRED) and message:
-            order.status_reason = message
-            fields.add("status_reason")
+        for to_status, message, *step_data in steps:
+            event_data = (step_data[0] if step_data else None) or data or {}
+            events.append(
+                OrderEvent(order=order, from_status=order.status, to_status=to_status, message=message, data=event_data)
+            )
+            order.status = to_status
+            transaction.on_commit(lambda to_status=to_status: order_status_inc(to_status, order.source))
+            if to_status in CLOSING_STATUSES and message:
+                order.status_reason = message
+                fields.add("status_reason")
         order.save(update_fields=sorted(fields))
-        transaction.on_commit(lambda: order_status_inc(to_status, order.source))
-        if to_status in (S.REJECTED, S.VENUE_REJECTED, S.CANCELED, S.EXPIRED):
+        if order.status in CLOSING_STATUSES:
             # The order will never fill (more): give its unused risk headroom back.
             transaction.on_commit(lambda: _reservation_release(order))
-        return OrderEvent.objects.create(
-            order=order, from_status=from_status, to_status=to_status, message=message, data=data or {}
-        )
+        OrderEvent.objects.bulk_create(events)
+        return events[len(before or ()) :]
+
+
+def order_created_event(order: Order, *, message: str = "Order received") -> OrderEvent:
+    """The first timeline row of a new order, unsaved (for ``order_transitions(before=...)``)."""
+    return OrderEvent(order=order, from_status="", to_status=order.status, message=message)
 
 
 def order_record_created(order: Order, *, message: str = "Order received") -> OrderEvent:

@@ -23,7 +23,7 @@ from monitoring.broadcast import publish_on_commit
 from monitoring.logging import timed
 from monitoring.roles import Role, has_role
 from trading.commands import command_send
-from trading.lifecycle import order_record_created, order_transition
+from trading.lifecycle import order_created_event, order_transition, order_transitions
 from trading.models import Account, Instrument, Order, OrderSide, OrderSource, OrderStatus, OrderType, TimeInForce
 from trading.services import order_payload
 
@@ -244,15 +244,22 @@ def order_submit(*, request: OrderRequest, user) -> tuple[Order, bool]:
                     idempotency_key=request.idempotency_key,
                     created_by=user if getattr(user, "is_authenticated", False) else None,
                 )
-                order_record_created(order)
-                order_transition(order, S.RISK_CHECK, message="Pre-trade risk check")
+                # The gate judges the order's fields (not its status) and stores its verdict; the
+                # timeline PENDING -> RISK_CHECK -> verdict is then one UPDATE and one INSERT.
                 approved, reasons = _gate_decide(order)
+                verdict = (
+                    (S.APPROVED, "Approved by the risk gate")
+                    if approved
+                    else (S.REJECTED, "; ".join(reasons) or "Rejected by the risk gate")
+                )
+                born = order_created_event(order)
+                events = [
+                    born,
+                    *order_transitions(order, [(S.RISK_CHECK, "Pre-trade risk check"), verdict], before=[born]),
+                ]
                 if approved:
-                    order_transition(order, S.APPROVED, message="Approved by the risk gate")
                     body = order_command_body(order)
                     transaction.on_commit(lambda: _dispatch_if_approved(order_id=order.pk, body=body))
-                else:
-                    order_transition(order, S.REJECTED, message="; ".join(reasons) or "Rejected by the risk gate")
                 publish_on_commit("orders", "created", order_payload(order))
         except IntegrityError:
             # A retry, or two requests with one idempotency key raced: the first order stands.
@@ -261,9 +268,22 @@ def order_submit(*, request: OrderRequest, user) -> tuple[Order, bool]:
                 if existing is not None:
                     return existing, False
             raise
+        _timeline_known(order, events)
         perf["client_order_id"] = order.client_order_id
         perf["status"] = order.status
     return order, True
+
+
+def _timeline_known(order: Order, events: list) -> None:
+    """Hand the caller the order with its timeline and (no) fills loaded, as
+    ``prefetch_related("events", "fills")`` would: its response needs no read back."""
+    cache = {}
+    for name, rows in (("events", events), ("fills", [])):
+        queryset = getattr(order, name).all()
+        queryset._result_cache = list(rows)
+        queryset._prefetch_done = True
+        cache[name] = queryset
+    order._prefetched_objects_cache = cache
 
 
 def _gate_decide(order: Order) -> tuple[bool, list[str]]:

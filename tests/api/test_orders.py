@@ -120,3 +120,53 @@ def test_a_retried_post_with_the_same_idempotency_key_returns_the_first_order(ap
     # The retry was refused before the gate: one verdict, one timeline.
     assert RiskDecision.objects.filter(order_id=first.json()["id"]).count() == 1
     assert [e["to_status"] for e in retry.json()["events"]] == [e["to_status"] for e in first.json()["events"]]
+    # The first answer was built from the order as committed, the retry's read back: the same.
+    assert retry.json() == first.json()
+
+
+def test_the_fast_detail_shape_is_the_detail_serializer(api, role_users):
+    """``order_detail_data`` (the POST's response) stays field for field ``OrderDetailOutput``."""
+    from strategies.models import Strategy
+    from trading.api.serializers import OrderDetailOutput, order_detail_data
+
+    order = make_order(
+        strategy=Strategy.objects.create(name="Parity", strategy_type="custom"),
+        order_type="LIMIT",
+        price=Decimal("1.08"),
+        time_in_force="GTD",
+        expire_time=timezone.now() + timedelta(days=1),
+        created_by=role_users[Role.TRADER],
+    )
+    order_transition(order, "RISK_CHECK")
+    RiskDecision.objects.create(
+        order=order,
+        approved=True,
+        checks=[{"check": "max_order_quantity", "passed": True, "measured": "1000"}],
+        reason_codes=[],
+        snapshot={"age": 0.25, "fx": "1"},
+        elapsed_us=120,
+        gate_process="web",
+    )
+    order_transition(order, "APPROVED")
+    order_transition(order, "SUBMITTED")
+    Fill.objects.create(
+        order=order,
+        trade_id="T-1",
+        quantity=Decimal("4000"),
+        price=Decimal("1.08"),
+        commission=Decimal("0.12"),
+        ts_event=timezone.now(),
+    )
+    order_transition(
+        order,
+        "PARTIALLY_FILLED",
+        update_fields={"filled_quantity": Decimal("4000"), "avg_fill_price": Decimal("1.08")},
+        data={"trade_id": "T-1"},
+    )
+    for fresh in (
+        Order.objects.select_related("account", "instrument", "strategy", "created_by", "risk_decision")
+        .prefetch_related("events", "fills")
+        .get(pk=order.pk),
+        Order.objects.get(pk=make_order().pk),  # no decision, no fills, no creator
+    ):
+        assert order_detail_data(fresh) == OrderDetailOutput(fresh).data

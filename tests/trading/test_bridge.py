@@ -10,7 +10,7 @@ from monitoring.models import Alert
 from monitoring.redis_client import redis_client
 from portfolio.models import Position
 from tests.factories import make_order
-from trading.bridge import GROUP, bridge_run, event_apply
+from trading.bridge import GROUP, bridge_run, event_apply, events_apply
 from trading.commands import event_send, events_stream, read_group
 from trading.models import Fill
 
@@ -26,13 +26,15 @@ def _wait_for(predicate, timeout=10.0):
     raise AssertionError("condition not met in time")
 
 
-def _drain():
+def _drain(one_by_one=False):
+    """Apply what is in the stream as the bridge does: the whole read as one batch (or, with
+    ``one_by_one``, each entry on its own, the batch's fallback)."""
     client = redis_client()
     entries = list(read_group(client, events_stream(), GROUP, "test", block_ms=10))
-    for entry in entries:
-        event_apply(entry)
-        client.xack(events_stream(), GROUP, entry.stream_id)
-    return entries
+    outcomes = [event_apply(entry) for entry in entries] if one_by_one else events_apply(entries)
+    if entries:
+        client.xack(events_stream(), GROUP, *(entry.stream_id for entry in entries))
+    return outcomes
 
 
 def test_accept_then_fills_drive_the_order_to_filled_and_update_the_position():
@@ -55,6 +57,53 @@ def test_accept_then_fills_drive_the_order_to_filled_and_update_the_position():
         "FILLED",
     ]
     assert Position.objects.get(instrument=order.instrument).quantity == D("10000")
+
+
+@pytest.mark.parametrize("one_by_one", [False, True])
+def test_a_batch_ends_where_single_events_end(one_by_one):
+    """Two orders' events interleaved in one read, with a re-delivery and an unknown order:
+    the batch (one lock query, one write per order) and the entry-by-entry path agree."""
+    first = make_order(status="APPROVED", quantity=D("2000"))
+    second = make_order(status="APPROVED", quantity=D("1000"))
+    a, b = first.client_order_id, second.client_order_id
+    event_send("submitted", {"client_order_id": a})
+    event_send("submitted", {"client_order_id": b})
+    event_send("accepted", {"client_order_id": a, "venue_order_id": "V-A"})
+    event_send("accepted", {"client_order_id": a, "venue_order_id": "V-A"})
+    event_send("partially_filled", {"client_order_id": a, "trade_id": "T-1", "last_qty": "500", "last_px": "1.08"})
+    event_send("canceled", {"client_order_id": b, "reason": "by the venue"})
+    event_send("accepted", {"client_order_id": "O-NEVER-SEEN"})
+    event_send("filled", {"client_order_id": a, "trade_id": "T-2", "last_qty": "1500", "last_px": "1.09"})
+    event_send("canceled", {"client_order_id": a})
+
+    outcomes = _drain(one_by_one)
+
+    assert outcomes == [
+        "applied",
+        "applied",
+        "applied",
+        "duplicate",
+        "applied",
+        "applied",
+        "unknown order",
+        "applied",
+        "duplicate",
+    ]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.venue_order_id, first.filled_quantity) == ("FILLED", "V-A", D("2000"))
+    assert list(first.events.values_list("to_status", flat=True))[1:] == [
+        "SUBMITTED",
+        "ACCEPTED",
+        "PARTIALLY_FILLED",
+        "FILLED",
+    ]
+    assert (second.status, second.status_reason) == ("CANCELED", "Canceled: by the venue")
+    assert list(second.events.values_list("to_status", "message"))[1:] == [
+        ("SUBMITTED", "Submitted to venue"),
+        ("CANCELED", "Canceled: by the venue"),
+    ]
+    assert Position.objects.get(instrument=first.instrument).quantity == D("2000")
 
 
 def test_redelivered_events_change_nothing():

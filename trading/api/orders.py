@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from config.api import ConflictError
 from monitoring.audit import audit_record
 from monitoring.roles import Role
-from trading.api.serializers import OrderDetailOutput
+from trading.api.serializers import OrderDetailOutput, order_detail_data
 from trading.models import Order, OrderSource
 from trading.order_entry import (
     OrderActionRefused,
@@ -122,15 +122,16 @@ class OrderSubmitMixin:
         except ValidationError as exc:
             return _refused(exc, request, "order.submit")
         order, created = order_submit(request=order_request, user=request.user)
-        # Read again: the venue may have answered already. Three queries, whatever the timeline.
-        order = (
-            Order.objects.select_related("account", "instrument", "strategy", "created_by", "risk_decision")
-            .prefetch_related("events", "fills__order__instrument")
-            .get(pk=order.pk)
-        )
-        return Response(
-            OrderDetailOutput(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        if not created:
+            # A retry: the first order as it is now (the venue may have answered since). Three queries.
+            order = (
+                Order.objects.select_related("account", "instrument", "strategy", "created_by", "risk_decision")
+                .prefetch_related("events", "fills")
+                .get(pk=order.pk)
+            )
+        # A new order is answered as committed (the gate's verdict), from memory: its later
+        # progress arrives on the ``orders`` topic or by reading it.
+        return Response(order_detail_data(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class OrderCancelApi(APIView):
