@@ -178,7 +178,14 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "console", "filters": ["context"]},
+        # The loggers' one handler: stamps the correlation id on the calling thread and hands the
+        # record to a thread that formats and writes it to the two below (monitoring.logging).
+        "background": {
+            "class": "monitoring.logging.BackgroundHandler",
+            "handlers": ["console", "file"],
+            "filters": ["context"],
+        },
+        "console": {"class": "logging.StreamHandler", "formatter": "console"},
         # Several processes write this file; this handler locks around writes and rotation.
         "file": {
             "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
@@ -186,10 +193,9 @@ LOGGING = {
             "maxBytes": 50 * 1024 * 1024,
             "backupCount": 10,
             "formatter": "json",
-            "filters": ["context"],
         },
     },
-    "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
+    "root": {"handlers": ["background"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "daphne": {"level": "WARNING"},

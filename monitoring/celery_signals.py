@@ -7,7 +7,7 @@ import time
 
 from celery.signals import before_task_publish, task_failure, task_postrun, task_prerun, worker_process_shutdown
 
-from monitoring.logging import correlation_id
+from monitoring.logging import correlation_id, logging_flush
 
 _tokens: dict[str, object] = {}
 _started: dict[str, float] = {}
@@ -52,3 +52,5 @@ def _forget_process_metrics(**_):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(os.getpid())
+    # A pool child ends with os._exit, past atexit: write the lines still queued for the log thread.
+    logging_flush()

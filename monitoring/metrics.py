@@ -11,6 +11,7 @@ computed at scrape time by ``DeskCollector``. ``METRICS_ENABLED=false`` turns
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.conf import settings
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
@@ -39,15 +40,27 @@ def enabled() -> bool:
     return bool(getattr(settings, "METRICS_ENABLED", False))
 
 
+# The order path's children, by label values: ``labels()`` validates and locks on every call.
+# The children are prometheus_client's own (it keeps them too), so the cache is safe across fork.
+_order_children: dict[tuple[str, str], Any] = {}
+_gate_children: dict[str, Any] = {}
+
+
 def order_status_inc(status: str, source: str) -> None:
     if enabled():
-        ORDERS.labels(status=status, source=source).inc()
+        child = _order_children.get((status, source))
+        if child is None:
+            child = _order_children[(status, source)] = ORDERS.labels(status=status, source=source)
+        child.inc()
 
 
 def gate_observe(seconds: float, *, process: str, rejected_reasons: list[str] | None = None) -> None:
     if not enabled():
         return
-    GATE_LATENCY.labels(process=process).observe(seconds)
+    child = _gate_children.get(process)
+    if child is None:
+        child = _gate_children[process] = GATE_LATENCY.labels(process=process)
+    child.observe(seconds)
     for reason in rejected_reasons or []:
         GATE_REJECTIONS.labels(reason=reason).inc()
 
