@@ -165,7 +165,7 @@ def _event_apply(entry: StreamEntry) -> str:
 class _Batch:
     """The status events of one read, applied with one lock query for all their orders and,
     per order, one UPDATE and one INSERT of its timeline rows (written when the order's
-    next event is of another kind, or at the end). Fills and the other events go through
+    next event is of another kind, or at the end) and one push. Fills and the other events go through
     ``_event_apply`` as single events do, after the order's pending status changes."""
 
     def __init__(self, entries: list[StreamEntry]):
@@ -208,7 +208,7 @@ class _Batch:
         venue_order_id = entry.body.get("venue_order_id")
         if entry.type in STATUS_EVENTS and venue_order_id and not (order.venue_order_id or updates):
             updates["venue_order_id"] = venue_order_id
-        pushes.append((entry.type, path[-1]))
+        pushes.append(entry.type)
         return "applied"
 
     def flush(self, cid: str | None = None) -> None:
@@ -216,21 +216,11 @@ class _Batch:
             if key not in self.pending:
                 continue
             steps, updates, pushes = self.pending.pop(key)
-            order = self.orders[key]
-            reason_before = order.status_reason
-            order_transitions(order, steps, update_fields=updates)
-            # One push per event, as each was applied: the order as written, at that event's status.
-            final = order_payload(order)
-            for n, (type_, status) in enumerate(pushes, start=1):
-                payload = final
-                if n < len(pushes):
-                    payload = {
-                        **final,
-                        "status": status,
-                        "status_display": S(status).label,
-                        "status_reason": reason_before,
-                    }
-                publish_on_commit("orders", type_, payload)
+            order_transitions(self.orders[key], steps, update_fields=updates)
+            # One push per order and read, of its status as committed (the timeline holds every
+            # step; a page reloads it on the push): under load the node's "submitted" and the
+            # venue's "accepted" arrive in the same read, and each push costs every open page.
+            publish_on_commit("orders", pushes[-1], order_payload(self.orders[key]))
 
 
 def _batch_apply(entries: list[StreamEntry]) -> list[str]:
