@@ -115,8 +115,9 @@ class OrderSubmitMixin:
         "`idempotency_key` to make retries safe: a retry returns the first order with HTTP 200.",
     )
     def post(self, request):
-        OrderInput(data=request.data).is_valid(raise_exception=True)
-        data = {key: request.data.get(key) for key in OrderInput().fields}
+        shape = OrderInput(data=request.data)
+        shape.is_valid(raise_exception=True)
+        data = {key: request.data.get(key) for key in shape.fields}
         try:
             order_request = order_request_check(data=data, user=request.user, source=OrderSource.API)
         except ValidationError as exc:
