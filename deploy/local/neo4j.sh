@@ -57,7 +57,9 @@ start() {
   build
   local started args=(--home "$home" --port "$port" --warm-up-rounds "$WARM_UP_ROUNDS")
   [ -n "${NEO4J_PASSWORD:-}" ] && args+=(--password "$NEO4J_PASSWORD")
-  say "Starting Neo4j on 127.0.0.1:$port (data in ${home#"$ROOT"/}; JIT warm-up first, a minute or two)"
+  local warm=""
+  [ "$WARM_UP_ROUNDS" -gt 0 ] && warm="; JIT warm-up first, a minute or two"
+  say "Starting Neo4j on 127.0.0.1:$port (data in ${home#"$ROOT"/}$warm)"
   started=$(date +%s)
   rm -f "$home/launcher.log"
   # shellcheck disable=SC2086 # JAVA_OPTS is a list of flags
