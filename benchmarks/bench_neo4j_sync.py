@@ -7,9 +7,9 @@ builds from the book; the value is the wall time of ``graph_write_full`` — the
 graph side of the Celery full resync (``graph_resync_full`` = read the book,
 compute correlations, then this): nodes and relationships diffed and written,
 stale nodes pruned, correlation edges written. It is the first projection after
-the server reported READY: the launcher's own warm-up (a scratch DBMS, as the
-desk's server does at every start, ``DESK_WARM_UP_ROUNDS``) is in the start-up
-time, not in the figure; the query plans of the desk's database are cold, and the
+the server's own background JIT warm-up finished (a scratch DBMS, as the desk's
+server runs at every start, ``DESK_WARM_UP_ROUNDS``; reported in the detail, not
+in the figure); the query plans of the desk's database are cold, and the
 JIT CPU still spent during the projection is in the detail. The second full resync
 (nothing to change) is in the detail, and so is the cluster query
 (``correlation_clusters`` at rho >= 0.7: ~24.5k intra-sector edges over 20
@@ -127,6 +127,10 @@ def run() -> dict:
     started = time.monotonic()
     server.start()
     startup = time.monotonic() - started
+    # The figure is a full resync on the desk's server once its background JIT warm-up is
+    # done, as every resync a couple of minutes after a start is.
+    server.wait_warmed()
+    warm_up = time.monotonic() - started - startup
     previous = settings.NEO4J_BOLT_URL
     settings.NEO4J_BOLT_URL = server.url
     graph_reset_connection()
@@ -181,7 +185,8 @@ def run() -> dict:
             "cluster_query_ms_median": round(statistics.median(timings), 1),
             "cluster_query_goal_ms": CLUSTER_GOAL_MS,
             "clusters": len(clusters["clusters"]) if clusters else None,
-            "neo4j_startup_s": round(startup, 1),  # including the warm-up
+            "neo4j_startup_s": round(startup, 1),  # to READY: what `make run` waits for
+            "neo4j_warm_up_s": round(warm_up, 1),  # the background JIT warm-up after READY
             "neo4j_warm_up_rounds": DESK_WARM_UP_ROUNDS,
             "neo4j_rss_mb": round(rss_kb / 1024) if rss_kb else None,
         },

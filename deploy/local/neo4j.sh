@@ -7,7 +7,7 @@
 #   neo4j.sh ensure    start the local server when NEO4J_BOLT_URL (env, else config/.env) points at
 #                      this machine and nothing answers there; an external URL or an empty one is left alone
 #   neo4j.sh start [PORT [HOME]]   start in the background on 127.0.0.1:PORT (default 7687, var/neo4j),
-#                                  after a JIT warm-up (NEO4J_WARM_UP_ROUNDS, default 2; 0 skips it)
+#                                  then warms its JIT in the background (NEO4J_WARM_UP_ROUNDS, default 2; 0 skips it)
 #   neo4j.sh stop [HOME]           stop the server started from HOME
 #   neo4j.sh status [HOME]         print whether it runs; exit 0 when it does
 #
@@ -23,8 +23,9 @@ die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
 LAUNCHER=$ROOT/var/neo4j-launcher
 # The same JVM as the tests' and the benchmark's servers (portfolio/graph/local_server.py): a fixed
 # heap (growing it from 64 MB cost a dozen full collections in a bulk projection), and a JIT warm-up
-# before READY (DESK_WARM_UP_ROUNDS there): a fresh JVM spends most of its first full projection
-# compiling Neo4j; the warm-up runs that work against a scratch DBMS so the desk's first resync does not.
+# after READY, in the background (DESK_WARM_UP_ROUNDS there): a fresh JVM spends most of its first
+# full projection compiling Neo4j; the warm-up runs that work against a scratch DBMS so the desk's
+# resyncs do not, and `make run` does not wait for it.
 JAVA_OPTS=${NEO4J_JAVA_OPTS:--Xms512m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError}
 WARM_UP_ROUNDS=${NEO4J_WARM_UP_ROUNDS:-2}
 
@@ -58,7 +59,7 @@ start() {
   local started args=(--home "$home" --port "$port" --warm-up-rounds "$WARM_UP_ROUNDS")
   [ -n "${NEO4J_PASSWORD:-}" ] && args+=(--password "$NEO4J_PASSWORD")
   local warm=""
-  [ "$WARM_UP_ROUNDS" -gt 0 ] && warm="; JIT warm-up first, a minute or two"
+  [ "$WARM_UP_ROUNDS" -gt 0 ] && warm="; it warms its JIT in the background once up"
   say "Starting Neo4j on 127.0.0.1:$port (data in ${home#"$ROOT"/}$warm)"
   started=$(date +%s)
   rm -f "$home/launcher.log"
@@ -66,7 +67,7 @@ start() {
   nohup java $JAVA_OPTS -cp "$LAUNCHER/classes:$LAUNCHER/lib/*" desk.neo4j.Launcher "${args[@]}" \
     >"$home/launcher.log" 2>&1 </dev/null &
   echo $! >"$home/neo4j.pid"
-  for _ in $(seq 1 $(( (180 + 240 * WARM_UP_ROUNDS) * 10 ))); do
+  for _ in $(seq 1 1800); do
     if grep -q "^READY " "$home/launcher.log" 2>/dev/null; then
       say "Neo4j is up on bolt://127.0.0.1:$port after $(( $(date +%s) - started ))s"
       return 0
@@ -74,7 +75,7 @@ start() {
     kill -0 "$(cat "$home/neo4j.pid")" 2>/dev/null || die "Neo4j exited while starting; see $home/launcher.log"
     sleep 0.1
   done
-  die "Neo4j did not come up on port $port within $(( 180 + 240 * WARM_UP_ROUNDS ))s; see $home/launcher.log"
+  die "Neo4j did not come up on port $port within 180s; see $home/launcher.log"
 }
 
 stop() {

@@ -29,8 +29,9 @@ LAUNCHER_DIR = ROOT / "var" / "neo4j-launcher"
 JAVA_OPTS = ["-Xms512m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError"]
 # A fresh JVM spends most of its first full projection compiling Neo4j (the JIT threads
 # used more CPU than the queries); the server ``make run`` starts (deploy/local/neo4j.sh)
-# first runs this many benchmark-sized projections into a scratch DBMS (the launcher's
-# --warm-up-rounds), so the desk's first resync runs on compiled code. Tests skip it.
+# runs this many benchmark-sized projections into a scratch DBMS once it is up (the
+# launcher's --warm-up-rounds, in the background), so within a couple of minutes of a
+# start the desk's resyncs run on compiled code. Tests skip it.
 DESK_WARM_UP_ROUNDS = 2
 START_TIMEOUT = 180.0
 WARM_UP_TIMEOUT = 240.0  # per round, on a busy 2-core machine
@@ -99,16 +100,24 @@ class LocalNeo4j:
         log.close()
 
     def wait_ready(self, timeout: float | None = None) -> None:
-        timeout = timeout or START_TIMEOUT + WARM_UP_TIMEOUT * self.warm_up_rounds
+        self._wait_for_line(f"READY bolt://127.0.0.1:{self.port}", timeout or START_TIMEOUT, "ready")
+
+    def wait_warmed(self) -> None:
+        """Wait for the launcher's background JIT warm-up (``--warm-up-rounds``) to finish."""
+        self._wait_for_line("WARMED ", WARM_UP_TIMEOUT * max(self.warm_up_rounds, 1), "warmed up")
+
+    def _wait_for_line(self, marker: str, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
-        marker = f"READY bolt://127.0.0.1:{self.port}"
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
-                raise RuntimeError(f"Neo4j launcher exited before it was ready; see {self.log_path}")
-            if marker in self.log_path.read_text(errors="replace"):
+                raise RuntimeError(f"Neo4j launcher exited before it was {what}; see {self.log_path}")
+            text = self.log_path.read_text(errors="replace")
+            if marker in text:
                 return
+            if "WARM-UP FAILED" in text and marker.startswith("WARMED"):
+                raise RuntimeError(f"Neo4j's JIT warm-up failed; see {self.log_path}")
             time.sleep(0.1)
-        raise TimeoutError(f"Neo4j did not report ready on port {self.port} within {timeout:.0f}s; see {self.log_path}")
+        raise TimeoutError(f"Neo4j was not {what} on port {self.port} within {timeout:.0f}s; see {self.log_path}")
 
     def start(self) -> None:
         self.spawn()
