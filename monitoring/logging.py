@@ -27,6 +27,7 @@ from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 PROCESS_ROLE = os.environ.get("NI_PROCESS_ROLE", "")
 CORRELATION_HEADER = "X-Correlation-ID"
+CORRELATION_META_KEY = "HTTP_X_CORRELATION_ID"
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -330,7 +331,8 @@ class CorrelationIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get(CORRELATION_HEADER, "")
+        # META, not request.headers: that builds a dict of every header, on every request.
+        incoming = request.META.get(CORRELATION_META_KEY, "")
         cid = incoming if incoming and len(incoming) <= 64 and incoming.replace("-", "").isalnum() else None
         with correlation(cid) as current:
             request.correlation_id = current

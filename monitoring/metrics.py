@@ -44,6 +44,7 @@ def enabled() -> bool:
 # The children are prometheus_client's own (it keeps them too), so the cache is safe across fork.
 _order_children: dict[tuple[str, str], Any] = {}
 _gate_children: dict[str, Any] = {}
+_http_children: dict[tuple[str, str, int], Any] = {}
 
 
 def order_status_inc(status: str, source: str) -> None:
@@ -134,7 +135,11 @@ class MetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         view = match.view_name if match and match.view_name else "unmatched"
-        HTTP_LATENCY.labels(request.method, view, str(response.status_code)).observe(time.perf_counter() - started)
+        key = (request.method, view, response.status_code)
+        child = _http_children.get(key)
+        if child is None:
+            child = _http_children[key] = HTTP_LATENCY.labels(request.method, view, str(response.status_code))
+        child.observe(time.perf_counter() - started)
         if response.status_code >= 500:
             HTTP_ERRORS.labels(view).inc()
         return response
