@@ -122,6 +122,8 @@ class ConsoleFormatter(_SecondCachedTime, logging.Formatter):
 
 
 _STOP = object()
+# How long a line may wait in the queue (seconds); ERROR lines and logging_flush() do not wait.
+WRITE_INTERVAL = 0.02
 _live_handlers: weakref.WeakSet[BackgroundHandler] = weakref.WeakSet()
 
 
@@ -135,9 +137,10 @@ class BackgroundHandler(logging.handlers.QueueHandler):
     (ContextFilter reads the caller's correlation id) and the message itself (its
     arguments may be model instances that query on ``str()``).
 
-    Lines keep their order and format. ERROR and above return only once everything
-    queued so far is written, so a traceback is on disk before a failing process goes
-    on (or dies); ``logging_flush()`` does the same for everything, and runs at exit.
+    Lines keep their order and format, and reach the file within WRITE_INTERVAL. ERROR
+    and above return only once everything queued so far is written, so a traceback is
+    on disk before a failing process goes on (or dies); ``logging_flush()`` does the
+    same for everything, and runs at exit.
     A forked child (Celery's prefork pool) gets its own queue and thread: a fork waits
     for a line being written, so no lock of a target handler is copied held.
     """
@@ -150,6 +153,7 @@ class BackgroundHandler(logging.handlers.QueueHandler):
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._writing = threading.Lock()
+        self._wake = threading.Event()
         self._stopped = False
         _live_handlers.add(self)
 
@@ -211,18 +215,23 @@ class BackgroundHandler(logging.handlers.QueueHandler):
             return self._thread
 
     def _run(self, q: queue.SimpleQueue) -> None:
+        # Wakes every WRITE_INTERVAL (or when an ERROR, a flush or the stop asks) and writes
+        # what has queued: a wake-up per line cost the process more CPU than the line.
         while True:
-            item = q.get()
-            if item is _STOP:
-                return
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            with self._writing:
-                try:
-                    self._write(item)
-                except Exception:
-                    self.handleError(item)  # the thread outlives a bad record
+            self._wake.wait(WRITE_INTERVAL)
+            self._wake.clear()
+            while not q.empty():
+                item = q.get_nowait()
+                if item is _STOP:
+                    return
+                if isinstance(item, threading.Event):
+                    item.set()
+                    continue
+                with self._writing:
+                    try:
+                        self._write(item)
+                    except Exception:
+                        self.handleError(item)  # the thread outlives a bad record
 
     def _write(self, record: logging.LogRecord) -> None:
         for handler in self.targets:
@@ -233,6 +242,7 @@ class BackgroundHandler(logging.handlers.QueueHandler):
         # Bounded: a hung disk must not hang every caller that logs an error.
         done = threading.Event()
         self.queue.put(done)
+        self._wake.set()
         done.wait(timeout)
 
     def _stop(self) -> None:
@@ -242,6 +252,7 @@ class BackgroundHandler(logging.handlers.QueueHandler):
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             self.queue.put(_STOP)
+            self._wake.set()
             thread.join(10.0)
             # A record another thread queued as the thread stopped.
             while not self.queue.empty():
@@ -261,6 +272,7 @@ class BackgroundHandler(logging.handlers.QueueHandler):
         # The parent's thread and whatever it had queued stay with the parent.
         self._writing = threading.Lock()
         self._start_lock = threading.Lock()
+        self._wake = threading.Event()
         self.queue = _new_queue()
         self._thread = None
 
