@@ -122,7 +122,9 @@ def test_full_resync_repairs_doubled_relationships(graph, book):
         "MATCH (a:Instrument)-[e:CORRELATED_WITH]->(b:Instrument) WITH a, b, e LIMIT 1 "
         "CREATE (a)-[d:CORRELATED_WITH]->(b) SET d = e"
     )
-    doubled = "MATCH (a)-[e:HOLDS|CORRELATED_WITH]->(b) WITH a, b, type(e) AS t, count(*) AS n WHERE n > 1 RETURN count(*)"
+    doubled = (
+        "MATCH (a)-[e:HOLDS|CORRELATED_WITH]->(b) WITH a, b, type(e) AS t, count(*) AS n WHERE n > 1 RETURN count(*)"
+    )
     assert graph_query(doubled) == [[2]]
 
     assert graph_resync_full()["changes"] > 0
