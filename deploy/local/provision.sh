@@ -18,6 +18,14 @@ die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
 DB_USER=${DB_USER:-nautilus}
 DB_PASSWORD=${DB_PASSWORD:-nautilus}
 DB_NAME=${DB_NAME:-nautilus_db}
+# The role and database to create are the ones config/.env's DATABASE_URL names, when it
+# points at this machine's PostgreSQL (postgresql://USER:PASSWORD@localhost[:5432]/NAME).
+if [ -f config/.env ]; then
+  url=$(sed -n 's/^DATABASE_URL=//p' config/.env | tail -n1)
+  if [[ $url =~ ^postgres(ql)?://([A-Za-z0-9_]+):([A-Za-z0-9_.~-]*)@(localhost|127\.0\.0\.1)(:5432)?/([A-Za-z0-9_]+)$ ]]; then
+    DB_USER=${BASH_REMATCH[2]} DB_PASSWORD=${BASH_REMATCH[3]} DB_NAME=${BASH_REMATCH[6]}
+  fi
+fi
 
 packages() {
   local want=(postgresql redis-server)

@@ -100,7 +100,9 @@ def money(value, places=2):
         places = max(0, int(places))
     except (TypeError, ValueError):
         places = 2
-    return format(d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN), ",f")
+    rounded = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    # -0.004 is "0.00", not "-0.00": a sign on nothing reads as a loss.
+    return format(rounded.copy_abs() if rounded == 0 else rounded, ",f")
 
 
 @register.filter
