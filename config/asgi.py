@@ -75,11 +75,11 @@ class PooledThreadASGIHandler(ASGIHandler):
             response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
             try:
                 await self.send_response(response, send)
-            except asyncio.CancelledError:
-                pass  # the client went away while the response was being sent
-            if response.streaming:
-                # Closed once sent: a streamed body may still read through this thread's connection.
-                await sync_to_async(response.close, thread_sensitive=True)()
+            finally:
+                if response.streaming:
+                    # Closed once sent (or abandoned by a client that went away, whose cancellation
+                    # still propagates): a streamed body reads through this thread's connection.
+                    await sync_to_async(response.close, thread_sensitive=True)()
         finally:
             body_file.close()
 
