@@ -9,6 +9,12 @@ which owns an event loop and keeps the channel layer's Redis connection open
 across messages. Sending inline cost a new event loop and a new Redis
 connection per message (~7 ms), paid inside the request or the event bridge's
 transaction; enqueueing costs microseconds and keeps the messages in order.
+
+Topics with a per-process fan-out (``trading.market_data.fanout.FANOUT_CHANNELS``:
+"orders", "quotes") do not go through the channel layer: the message is
+encoded once as the frame pages receive and PUBLISHed on the topic's Redis
+channel, where each web process's one subscription writes it to its sockets.
+The other topics are Channels groups.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+from monitoring.redis_client import redis_client
+from trading.market_data.fanout import FANOUT_CHANNELS, live_frame
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +98,25 @@ class _Publisher:
                     batch.append(messages.get_nowait())
                 except queue.Empty:
                     break
-            loop.run_until_complete(self._send(batch))
+            # In order: each run of fan-out messages in one pipeline, the rest through the layer.
+            start = 0
+            for end in range(1, len(batch) + 1):
+                if end == len(batch) or _fanout(batch[end]) != _fanout(batch[start]):
+                    if _fanout(batch[start]):
+                        self._publish(batch[start:end])
+                    else:
+                        loop.run_until_complete(self._send(batch[start:end]))
+                    start = end
+
+    @staticmethod
+    def _publish(batch: list) -> None:
+        try:
+            pipe = redis_client().pipeline(transaction=False)
+            for item in batch:
+                pipe.publish(FANOUT_CHANNELS[item["topic"]], live_frame(item["topic"], item["event"], item["data"]))
+            pipe.execute()
+        except Exception:
+            logger.warning("live publish of %d fan-out messages failed", len(batch), exc_info=True)
 
     @staticmethod
     async def _send(batch: list) -> None:
@@ -102,6 +129,10 @@ class _Publisher:
                 await layer.group_send(item["topic"], item)
             except Exception:
                 logger.warning("live publish to %s failed", item["topic"], exc_info=True)
+
+
+def _fanout(item) -> bool:
+    return isinstance(item, dict) and item["topic"] in FANOUT_CHANNELS
 
 
 _publisher = _Publisher()
@@ -121,8 +152,13 @@ def publish_flush(timeout: float = EXIT_FLUSH_SECONDS) -> bool:
 
 
 async def apublish(topic: str, event: str, data: dict[str, Any]) -> bool:
+    message = _message(topic, event, data)
     try:
-        await get_channel_layer().group_send(topic, _message(topic, event, data))
+        if topic in FANOUT_CHANNELS:
+            frame = live_frame(topic, event, data)
+            await asyncio.to_thread(redis_client().publish, FANOUT_CHANNELS[topic], frame)
+        else:
+            await get_channel_layer().group_send(topic, message)
         return True
     except Exception:
         logger.warning("live publish to %s failed", topic, exc_info=True)

@@ -6,10 +6,12 @@ Channels group per topic and forwards ``desk.event`` messages published by
 
 The "status" topic is also fed by the per-process ``StatusHub`` straight onto
 the socket, not through the channel layer: the channel layer lives in Redis,
-and the indicators must turn red precisely when Redis is gone. The "quotes"
-topic is fed by the per-process ``QuoteFanout`` (one Redis subscription per
-web process, each batch encoded once by the node): through the channel layer
-every batch cost one Redis message and one JSON encoding per socket.
+and the indicators must turn red precisely when Redis is gone. The "quotes" and
+"orders" topics are fed by the per-process ``LiveFanout`` (one Redis
+subscription per web process and topic, each message encoded once by its
+publisher): through the channel layer every message cost one Redis message and
+one JSON encoding per socket. The socket is accepted once that subscription is
+confirmed, so a page that places an order right after connecting sees it move.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from django.template.loader import render_to_string
 from monitoring.broadcast import TOPICS
 from monitoring.roles import Role, has_role
 from monitoring.status import StatusHub
-from trading.market_data.fanout import QuoteFanout
+from trading.market_data.fanout import FANOUT_CHANNELS, LiveFanout
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     # Set per connection in connect(); the channel-layer reader may run before that.
     topics: tuple[str, ...] = ()
     _groups_joined = False
+    _accepted = False
 
     # Channels' AsyncConsumer assigns ``channel_receive`` (the channel-layer
     # reader) in ``__call__`` and lets any exception from it kill the socket.
@@ -85,20 +88,26 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.topics = tuple(dict.fromkeys(requested))
+        hubs = [LiveFanout.for_running_loop(FANOUT_CHANNELS[t]) for t in self.topics if t in FANOUT_CHANNELS]
+        for hub in hubs:
+            hub.subscribe(self._push_frame)
+        for hub in hubs:
+            # Redis down: the socket opens anyway (status shows why) and the hub keeps retrying.
+            await hub.wait_subscribed(GROUP_JOIN_TIMEOUT)
         await self.accept()
+        self._accepted = True
         self._groups_joined = await self._join_groups()
         if "status" in self.topics:
             await StatusHub.for_running_loop().subscribe(self._push_status)
-        if "quotes" in self.topics:
-            QuoteFanout.for_running_loop().subscribe(self._push_frame)
 
     async def disconnect(self, code) -> None:
         if "status" in self.topics:
             StatusHub.for_running_loop().unsubscribe(self._push_status)
-        if "quotes" in self.topics:
-            QuoteFanout.for_running_loop().unsubscribe(self._push_frame)
+        for topic in self.topics:
+            if topic in FANOUT_CHANNELS:
+                LiveFanout.for_running_loop(FANOUT_CHANNELS[topic]).unsubscribe(self._push_frame)
         if self._groups_joined:
-            for topic in self.topics:
+            for topic in self._group_topics():
                 try:
                     await asyncio.wait_for(
                         self.channel_layer.group_discard(topic, self.channel_name), GROUP_JOIN_TIMEOUT
@@ -116,7 +125,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"topic": message["topic"], "event": message["event"], "data": message["data"]})
 
     async def _push_frame(self, frame: str) -> None:
-        await self.send(text_data=frame)
+        if self._accepted:  # subscribed just before accept(): nothing goes out before the handshake
+            await self.send(text_data=frame)
 
     async def _push_status(self, status: dict) -> None:
         # The strip's markup comes from the same partial the page rendered, so
@@ -124,9 +134,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         html = render_to_string("_partials/status.html#strip", {"status": status})
         await self.send_json({"topic": "status", "event": "status", "data": {**status, "html": html}})
 
+    def _group_topics(self) -> list[str]:
+        return [t for t in self.topics if t not in FANOUT_CHANNELS]
+
     async def _join_groups(self) -> bool:
         try:
-            for topic in self.topics:
+            for topic in self._group_topics():
                 await asyncio.wait_for(self.channel_layer.group_add(topic, self.channel_name), GROUP_JOIN_TIMEOUT)
             return True
         except Exception as exc:

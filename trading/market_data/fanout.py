@@ -15,6 +15,14 @@ every local socket that asked for "quotes". Pub/sub is fire-and-forget, which
 is right for prices: a page that misses a batch gets fresher prices in the next
 one, and a web process that cannot keep up is cut off by Redis (and
 resubscribes) instead of slowing the node.
+
+The "orders" topic travels the same way (``ORDERS_CHANNEL``): each order
+moves several times, and every move went out as one channel-layer message per
+open socket, each popped by a blocking read and a clean-up script and unpacked
+by the web process (a fifth of its CPU per order). ``monitoring.broadcast``
+PUBLISHes each order event once as its finished frame (``live_frame``); unlike
+quotes, a page must not miss one, so a socket is only reported open once its
+process's subscription is in place (``LiveFanout.wait_subscribed``).
 """
 
 from __future__ import annotations
@@ -30,64 +38,89 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 QUOTES_CHANNEL = "ni:live:quotes"
+ORDERS_CHANNEL = "ni:live:orders"
+# Live topics delivered by a per-process subscription rather than the channel layer.
+FANOUT_CHANNELS = {"quotes": QUOTES_CHANNEL, "orders": ORDERS_CHANNEL}
 MAX_RETRY_DELAY = 5.0
 
 FrameSender = Callable[[str], Awaitable[None]]
 
 
+def live_frame(topic: str, event: str, data: dict) -> str:
+    """The WebSocket text of one live event: ``{"topic", "event", "data"}``, as pages expect."""
+    return json.dumps({"topic": topic, "event": event, "data": data}, separators=(",", ":"))
+
+
 def quotes_frame(quotes: list[dict], *, sent_ns: int) -> str:
-    """The WebSocket text of one batch, in the shape of every other live event
-    (``{"topic", "event", "data"}``), so pages handle it like any other topic."""
-    message = {"topic": "quotes", "event": "tick", "data": {"quotes": quotes, "sent": sent_ns}}
-    return json.dumps(message, separators=(",", ":"))
+    """The WebSocket text of one batch, in the shape of every other live event, so pages
+    handle it like any other topic."""
+    return live_frame("quotes", "tick", {"quotes": quotes, "sent": sent_ns})
 
 
-class QuoteFanout:
-    """One subscription to ``QUOTES_CHANNEL`` per event loop, shared by every socket on it.
+class LiveFanout:
+    """One subscription to a channel per event loop, shared by every socket on it that
+    asked for the channel's topic.
 
     Runs only while someone listens. A Redis outage is waited out with
-    backoff; the sockets stay open and receive quotes again once it is back.
+    backoff; the sockets stay open and receive frames again once it is back.
     """
 
-    _hubs: dict[int, QuoteFanout] = {}
+    _hubs: dict[tuple[int, str], LiveFanout] = {}
 
-    def __init__(self) -> None:
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
         self.subscribers: set[FrameSender] = set()
         self.task: asyncio.Task | None = None
+        self.subscribed = asyncio.Event()
 
     @classmethod
-    def for_running_loop(cls) -> QuoteFanout:
+    def for_running_loop(cls, channel: str) -> LiveFanout:
         loop = asyncio.get_running_loop()
-        hub = cls._hubs.get(id(loop))
+        hub = cls._hubs.get((id(loop), channel))
         if hub is None or (hub.task is not None and hub.task.get_loop() is not loop):
-            hub = cls._hubs[id(loop)] = cls()
+            hub = cls._hubs[(id(loop), channel)] = cls(channel)
         return hub
 
     def subscribe(self, send: FrameSender) -> None:
         self.subscribers.add(send)
         if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run(), name="quote-fanout")
+            self.subscribed.clear()
+            self.task = asyncio.get_running_loop().create_task(self._run(), name=f"fanout {self.channel}")
 
     def unsubscribe(self, send: FrameSender) -> None:
         self.subscribers.discard(send)
         if not self.subscribers and self.task is not None:
             self.task.cancel()
             self.task = None
+            self.subscribed.clear()
+
+    async def wait_subscribed(self, timeout: float) -> bool:
+        """True once Redis confirmed the subscription (frames published from now on arrive)."""
+        try:
+            await asyncio.wait_for(self.subscribed.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
 
     async def _run(self) -> None:
         delay = 0.5
         while self.subscribers:
             client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, health_check_interval=10)
             try:
-                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(QUOTES_CHANNEL)
-                    delay = 0.5
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
                     async for message in pubsub.listen():
-                        await self._deliver(message["data"].decode())
+                        if message["type"] == "message":
+                            await self._deliver(message["data"].decode())
+                        elif message["type"] == "subscribe":
+                            # Redis confirmed: whatever is published from now on reaches this loop.
+                            self.subscribed.set()
+                            delay = 0.5
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("quote fan-out lost its Redis subscription, retrying: %s", exc)
+                self.subscribed.clear()
+                logger.warning("%s fan-out lost its Redis subscription, retrying: %s", self.channel, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY)
             finally:
@@ -99,5 +132,5 @@ class QuoteFanout:
                 await send(frame)
             except Exception:
                 # A socket that closed between its last frame and its disconnect().
-                logger.debug("quote frame to a closed socket", exc_info=True)
+                logger.debug("live frame to a closed socket", exc_info=True)
                 self.subscribers.discard(send)
