@@ -6,6 +6,11 @@ are only SET when they differ, relationships of a source that the book no
 longer has are deleted. Running either service twice leaves the graph as the
 first run left it, and the second run reports zero changes.
 
+Writers take turns (``graph_write_lock``: a PostgreSQL advisory lock per graph
+server), so what a writer read from the graph is still true when it writes: a
+relationship found missing is CREATEd, not MERGEd (MERGE scans the relationships
+of both ends, minutes on 100k edges between dense nodes), and never twice.
+
 Bulk writes go as UNWIND batches of plain rows (``graph_write``): neomodel's
 per-object save is far too slow for 100k correlation edges.
 
@@ -19,15 +24,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import OperationalError, connection
 
-from portfolio.graph.connection import graph_query, graph_write
+from portfolio.graph.connection import GraphUnavailable, graph_query, graph_write
 from portfolio.graph.correlation import CorrelationResult, Edge, correlations_compute
 from portfolio.graph.models import NODE_CLASSES
 
@@ -68,6 +75,41 @@ def _grouped_batches(groups: list[list], size: int) -> Iterable[list[list]]:
 def _props(**values: Any) -> dict[str, Any]:
     # A null property does not exist in Neo4j; keeping it out makes map equality exact.
     return {k: v for k, v in values.items() if v is not None}
+
+
+# ---------------------------------------------------------------------------
+# Writers take turns
+# ---------------------------------------------------------------------------
+
+# A resync of the full book holds it for seconds; a batch waiting longer than this gives its
+# keys back for the next run (GraphUnavailable) instead of holding a worker.
+WRITE_LOCK_WAIT = "120s"
+
+
+@contextmanager
+def graph_write_lock() -> Iterator[None]:
+    """Hold the graph's write turn: one projection or resync at a time per graph server.
+
+    A session-level PostgreSQL advisory lock keyed by the Bolt URL: released on exit,
+    and by PostgreSQL when a worker dies holding it. Re-entrant in one process.
+    """
+    key = f"graph-projection {settings.NEO4J_BOLT_URL}"
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = '{WRITE_LOCK_WAIT}'")
+            try:
+                cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+            finally:
+                cursor.execute("RESET lock_timeout")
+    except OperationalError as exc:
+        raise GraphUnavailable(
+            f"Another graph projection has held the graph for over {WRITE_LOCK_WAIT}; this one will run again."
+        ) from exc
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
 
 
 # ---------------------------------------------------------------------------
@@ -393,19 +435,24 @@ LABELS = {
 
 
 def _upsert_nodes(label: str, rows: list[dict], key: str = "pk") -> int:
-    """MERGE the nodes whose properties differ from ``row.props`` (or that are missing); the rest are left alone."""
+    """Create the missing nodes and SET those whose properties differ from ``row.props``; the rest are left alone."""
     present = {
         props.get(key): props
         for props in graph_query(
             f"MATCH (n:{label}) WHERE n.{key} IN $keys RETURN collect(properties(n))", {"keys": [r[key] for r in rows]}
         )[0][0]
     }
-    changed = [r["props"] for r in rows if present.get(r[key]) != r["props"]]
+    missing = [r["props"] for r in rows if r[key] not in present]
+    changed = [r["props"] for r in rows if r[key] in present and present[r[key]] != r["props"]]
     changes = 0
-    for batch in _batches(changed, NODE_BATCH):
-        changes += graph_write(
-            f"UNWIND $rows AS p MERGE (n:{label} {{{key}: p.{key}}}) SET n = p", {"rows": list(batch)}
-        )
+    # CREATE for the missing ones: the caller holds graph_write_lock, and the key's uniqueness
+    # constraint would refuse a second node anyway; MERGE would look each key up once more.
+    for items, statement in (
+        (missing, f"UNWIND $rows AS p CREATE (n:{label}) SET n = p"),
+        (changed, f"UNWIND $rows AS p MATCH (n:{label} {{{key}: p.{key}}}) SET n = p"),
+    ):
+        for batch in _batches(items, NODE_BATCH):
+            changes += graph_write(statement, {"rows": list(batch)})
     return changes
 
 
@@ -423,10 +470,9 @@ def _sync_rels(
     ``wanted`` maps a source pk to {target key: relationship properties}. The
     relationships the graph holds are read once (three lists in one record:
     Bolt decodes values far faster than records), diffed here, and only the
-    difference is written: stale ones deleted, missing ones MERGEd (not
-    CREATEd: a batch task and a resync may add the same one concurrently, and a
-    doubled HOLDS would double an exposure), changed ones SET. On an unchanged
-    graph this writes nothing at all.
+    difference is written: stale ones deleted, missing ones CREATEd (the caller
+    holds ``graph_write_lock``, so nothing else adds them meanwhile), changed ones
+    SET. On an unchanged graph this writes nothing at all.
     ``incoming`` points the relationship from the target to the source
     (Account-[:HAS_POSITION]->Position, kept per position).
     """
@@ -452,7 +498,7 @@ def _sync_rels(
     ends = f"MATCH (n:{src} {{pk: r[0]}}) MATCH (t:{dst} {{{dst_key}: r[1]}})"
     for rows, statement in (
         (stale, delete),
-        (fresh, f"UNWIND $rows AS r {ends} MERGE {edge} SET e = r[2]"),
+        (fresh, f"UNWIND $rows AS r {ends} CREATE {edge} SET e = r[2]"),
         (moved, f"UNWIND $rows AS r {ends} MATCH {edge} SET e = r[2]"),
     ):
         for batch in _batches(rows, EDGE_BATCH):
@@ -496,6 +542,11 @@ def _single(rows: list[dict], field: str) -> dict[Any, dict[Any, dict]]:
 def write_rows(rows: GraphRows) -> int:
     """Write one batch of rows (both ends of every edge are in it or already in the graph); return changes."""
     graph_install_schema()
+    with graph_write_lock():
+        return _write_rows(rows)
+
+
+def _write_rows(rows: GraphRows) -> int:
     c = 0
     c += _upsert_nodes("Sector", rows.sectors)
     c += _upsert_nodes("AssetClass", rows.asset_classes, key="code")
@@ -560,7 +611,11 @@ def write_correlations(result: CorrelationResult, instrument_pks: Iterable[int],
     the same correlations changes nothing.
     """
     graph_install_schema()
-    now = now or datetime.now(UTC)
+    with graph_write_lock():
+        return _write_correlations(result, instrument_pks, now or datetime.now(UTC))
+
+
+def _write_correlations(result: CorrelationResult, instrument_pks: Iterable[int], now: datetime) -> int:
     by_source: dict[int, list[Edge]] = {pk: [] for pk in instrument_pks}
     for e in result.edges:
         by_source.setdefault(e.a, []).append(e)
@@ -602,10 +657,8 @@ def write_correlations(result: CorrelationResult, instrument_pks: Iterable[int],
         changes += graph_write(
             "UNWIND $rows AS r MATCH (a:Instrument {pk: r[0]}) "
             "UNWIND range(0, size(r[1]) - 1) AS k MATCH (b:Instrument {pk: r[1][k]}) "
-            # MERGE, not CREATE: two resyncs (the periodic one and a manual one) may both find
-            # the edge missing, and a doubled edge would double its weight in the analytics.
-            "MERGE (a)-[e:CORRELATED_WITH]->(b) "
-            "ON CREATE SET e.rho = r[2][k], e.window = $window, e.basis = $basis, e.computed_at = $now",
+            # CREATE: the diff above was read under graph_write_lock, so the edge is still missing.
+            "CREATE (a)-[:CORRELATED_WITH {rho: r[2][k], window: $window, basis: $basis, computed_at: $now}]->(b)",
             {"rows": batch, **params},
         )
     for batch in _batches(moved, EDGE_BATCH):
@@ -653,7 +706,10 @@ def graph_project_changes(*, changes: dict[str, Iterable[int]]) -> int:
     keys = {kind: {int(pk) for pk in pks} for kind, pks in changes.items() if kind in KINDS and pks}
     if not keys:
         return 0
-    return write_rows(rows_for(keys))
+    # The book is read under the lock too: a resync that read it earlier cannot write its
+    # older picture over this one.
+    with graph_write_lock():
+        return write_rows(rows_for(keys))
 
 
 def graph_resync_full(*, correlations: bool = True) -> dict[str, int]:
@@ -662,7 +718,8 @@ def graph_resync_full(*, correlations: bool = True) -> dict[str, int]:
     Also recomputes the correlation edges (history, else the feed model) unless
     ``correlations`` is False.
     """
-    counts = graph_write_full(rows_all(), correlations_compute() if correlations else None)
+    with graph_write_lock():
+        counts = graph_write_full(rows_all(), correlations_compute() if correlations else None)
     logger.info("graph resync: %s", counts)
     return counts
 
@@ -672,10 +729,11 @@ def graph_write_full(rows: GraphRows, correlations: CorrelationResult | None) ->
 
     Split from the book reads so the benchmark times this very path on synthetic rows.
     """
-    counts = {"projection": write_rows(rows), "pruned": _prune_all(rows)}
-    if correlations is not None:
-        counts["correlations"] = write_correlations(correlations, [r["pk"] for r in rows.instruments])
-        counts["correlation_edges"] = len(correlations.edges)
+    with graph_write_lock():
+        counts = {"projection": write_rows(rows), "pruned": _prune_all(rows)}
+        if correlations is not None:
+            counts["correlations"] = write_correlations(correlations, [r["pk"] for r in rows.instruments])
+            counts["correlation_edges"] = len(correlations.edges)
     counts["changes"] = counts["projection"] + counts["pruned"] + counts.get("correlations", 0)
     return counts
 

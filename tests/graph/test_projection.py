@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 from portfolio.graph.changes import graph_take_dirty, parse_entries
@@ -132,3 +133,39 @@ def test_full_resync_repairs_doubled_relationships(graph, book):
     assert graph_query(doubled) == [[0]]
     assert _holds("Account", book.account.pk)["GA.GSIM"] == ("15", "1500", "1500")
     assert graph_resync_full()["changes"] == 0
+
+
+def test_two_resyncs_at_once_write_every_relationship_once(graph, book):
+    """The periodic and a manual resync racing into an empty graph: one writes, the other finds it done.
+
+    Both read the graph before writing; without turns both would find every
+    relationship missing and create it, doubling every exposure and weight.
+    """
+    from django.db import connection
+
+    from portfolio.graph.correlation import correlations_compute
+    from portfolio.graph.projection import graph_write_full, rows_all
+
+    rows, correlations = rows_all(), correlations_compute()
+    assert correlations.edges
+    start = threading.Barrier(2)
+    counts: list[dict] = []
+
+    def resync() -> None:
+        try:
+            start.wait(timeout=10)
+            counts.append(graph_write_full(rows, correlations))
+        finally:
+            connection.close()  # this thread's own database connection
+
+    threads = [threading.Thread(target=resync) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert sorted(c["changes"] > 0 for c in counts) == [False, True]
+    doubled = "MATCH (a)-[e]->(b) WITH a, b, type(e) AS t, count(*) AS n WHERE n > 1 RETURN count(*)"
+    assert graph_query(doubled) == [[0]]
+    assert graph_query("MATCH ()-[e:CORRELATED_WITH]->() RETURN count(e)") == [[len(correlations.edges)]]
+    assert _holds("Account", book.account.pk)["GA.GSIM"] == ("15", "1500", "1500")

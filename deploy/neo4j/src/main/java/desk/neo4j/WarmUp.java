@@ -32,8 +32,8 @@ import org.neo4j.driver.Session;
  * runtime, kernel and record storage (C2 threads used more CPU than the query itself);
  * that code is shared by every DBMS in the JVM, so the desk's first resync after a
  * start runs on compiled code, as every later one does. Same statements and batch sizes
- * as the projection: UNWIND node MERGEs on unique keys, relationship MERGEs between
- * looked-up ends, collect() reads, SETs, DELETEs, the grouped correlation-edge MERGE and
+ * as the projection: UNWIND node CREATEs and SETs by unique key, relationship CREATEs between
+ * looked-up ends, collect() reads, SETs, DELETEs, the grouped correlation-edge CREATE and
  * the cluster read.
  */
 final class WarmUp {
@@ -176,13 +176,13 @@ final class WarmUp {
             groups.add(List.of(a, bs, rhos));
             count += bs.size();
             if (count >= EDGE_BATCH) {
-                mergeEdges(groups);
+                createEdges(groups);
                 groups = new ArrayList<>();
                 count = 0;
             }
         }
         if (!groups.isEmpty()) {
-            mergeEdges(groups);
+            createEdges(groups);
         }
         write("UNWIND $rows AS r MATCH (a:Instrument {pk: r[0]})-[e:CORRELATED_WITH]->(b:Instrument {pk: r[1]}) "
                 + "SET e.rho = r[2], e.window = $window, e.basis = $basis, e.computed_at = $now",
@@ -191,21 +191,23 @@ final class WarmUp {
                 Map.of("rows", stale));
     }
 
-    private void mergeEdges(List<List<Object>> groups) {
+    private void createEdges(List<List<Object>> groups) {
         write("UNWIND $rows AS r MATCH (a:Instrument {pk: r[0]}) "
                 + "UNWIND range(0, size(r[1]) - 1) AS k MATCH (b:Instrument {pk: r[1][k]}) "
-                + "MERGE (a)-[e:CORRELATED_WITH]->(b) "
-                + "ON CREATE SET e.rho = r[2][k], e.window = $window, e.basis = $basis, e.computed_at = $now",
+                + "CREATE (a)-[:CORRELATED_WITH {rho: r[2][k], window: $window, basis: $basis, computed_at: $now}]->(b)",
                 Map.of("rows", groups, "window", 60L, "basis", "history", "now", ZonedDateTime.now(ZoneOffset.UTC)));
     }
 
     private void nodes(String label, List<Map<String, Object>> rows) {
         List<Object> keys = new ArrayList<>();
         rows.forEach(r -> keys.add(r.get("pk")));
-        write("MATCH (n:" + label + ") WHERE n.pk IN $keys RETURN collect(properties(n))", Map.of("keys", keys));
+        boolean empty = session.run("MATCH (n:" + label + ") WHERE n.pk IN $keys RETURN collect(properties(n))",
+                Map.of("keys", keys)).single().get(0).isEmpty();
+        // The projection CREATEs the nodes it is missing and SETs the ones that differ.
+        String statement = empty ? "UNWIND $rows AS p CREATE (n:" + label + ") SET n = p"
+                : "UNWIND $rows AS p MATCH (n:" + label + " {pk: p.pk}) SET n = p";
         for (int start = 0; start < rows.size(); start += NODE_BATCH) {
-            write("UNWIND $rows AS p MERGE (n:" + label + " {pk: p.pk}) SET n = p",
-                    Map.of("rows", rows.subList(start, Math.min(rows.size(), start + NODE_BATCH))));
+            write(statement, Map.of("rows", rows.subList(start, Math.min(rows.size(), start + NODE_BATCH))));
         }
     }
 
@@ -220,7 +222,7 @@ final class WarmUp {
         String ends = "MATCH (n:" + src + " {pk: r[0]}) MATCH (t:" + dst + " {pk: r[1]})";
         for (int start = 0; start < rows.size(); start += EDGE_BATCH) {
             List<List<Object>> batch = rows.subList(start, Math.min(rows.size(), start + EDGE_BATCH));
-            write("UNWIND $rows AS r " + ends + " MERGE " + edge + " SET e = r[2]", Map.of("rows", batch));
+            write("UNWIND $rows AS r " + ends + " CREATE " + edge + " SET e = r[2]", Map.of("rows", batch));
             write("UNWIND $rows AS r " + ends + " MATCH " + edge + " SET e = r[2]", Map.of("rows", batch));
         }
     }
