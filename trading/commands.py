@@ -104,11 +104,22 @@ def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
 
 
 def read_group(
-    client: redis.Redis, stream: str, group: str, consumer: str, *, block_ms: int = 1000, count: int = 100
+    client: redis.Redis,
+    stream: str,
+    group: str,
+    consumer: str,
+    *,
+    block_ms: int = 1000,
+    count: int = 100,
+    pending: bool = True,
 ) -> Iterator[StreamEntry]:
-    """Entries for this consumer: first its own un-acknowledged ones (after a crash), then new ones."""
-    ensure_group(client, stream, group)
-    for start in ("0", ">"):
+    """Entries for this consumer: first its own un-acknowledged ones (after a crash), then new ones.
+
+    ``pending=False`` reads only new ones, for a caller that acknowledged everything it read
+    before (no group creation either: a vanished group raises, and the caller's retry passes True)."""
+    if pending:
+        ensure_group(client, stream, group)
+    for start in ("0", ">") if pending else (">",):
         response = client.xreadgroup(
             group, consumer, {stream: start}, count=count, block=None if start == "0" else block_ms
         )
