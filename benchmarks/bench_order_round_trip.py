@@ -214,8 +214,7 @@ def run() -> dict:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
-        with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        _drop_database(psycopg, f"{admin_url}/postgres", db_name)
         if os.environ.get("ORDER_BENCH_KEEP"):
             print(f"logs kept in {tmp}")
         else:
@@ -227,6 +226,20 @@ def run() -> dict:
         "goal": GOAL_RATE,
         "detail": {**detail, "worst_accepted_p99_ms": worst, "goal_p99_ms": GOAL_P99_MS},
     }
+
+
+def _drop_database(psycopg, admin_dsn: str, db_name: str) -> None:
+    """Drop the bench's database; retried while a backend we may not terminate (an autovacuum
+    worker runs as the superuser) is still in it. Never raises: the figures are already measured."""
+    for attempt in range(20):
+        try:
+            with psycopg.connect(admin_dsn, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            return
+        except psycopg.Error as exc:
+            if attempt == 19:
+                print(f"could not drop {db_name}: {exc}", file=sys.stderr)
+            time.sleep(0.5)
 
 
 class _CpuMeter:
