@@ -488,16 +488,20 @@ def _sync_rels(
     delete = f"UNWIND $rows AS r MATCH {pattern} WHERE n.pk = r[0] AND t.{dst_key} = r[1] DELETE e"
     changes = _delete_doubles(sources, targets, present, delete)
     stale = [[s, t] for (s, t) in present if t not in wanted.get(s, {})]
-    fresh, moved = [], []
+    fresh, bare, moved = [], [], []
     for s, to in wanted.items():
         for t, p in to.items():
             if (s, t) not in present:
-                fresh.append([s, t, p])
+                if p:
+                    fresh.append([s, t, p])
+                else:
+                    bare.append([s, t])  # most relationships carry no properties: nothing to SET
             elif present[(s, t)] != p:
                 moved.append([s, t, p])
     ends = f"MATCH (n:{src} {{pk: r[0]}}) MATCH (t:{dst} {{{dst_key}: r[1]}})"
     for rows, statement in (
         (stale, delete),
+        (bare, f"UNWIND $rows AS r {ends} CREATE {edge}"),
         (fresh, f"UNWIND $rows AS r {ends} CREATE {edge} SET e = r[2]"),
         (moved, f"UNWIND $rows AS r {ends} MATCH {edge} SET e = r[2]"),
     ):

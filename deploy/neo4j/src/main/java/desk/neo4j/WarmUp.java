@@ -222,7 +222,8 @@ final class WarmUp {
         String ends = "MATCH (n:" + src + " {pk: r[0]}) MATCH (t:" + dst + " {pk: r[1]})";
         for (int start = 0; start < rows.size(); start += EDGE_BATCH) {
             List<List<Object>> batch = rows.subList(start, Math.min(rows.size(), start + EDGE_BATCH));
-            write("UNWIND $rows AS r " + ends + " CREATE " + edge + " SET e = r[2]", Map.of("rows", batch));
+            boolean bare = batch.stream().allMatch(r -> ((Map<?, ?>) r.get(2)).isEmpty());
+            write("UNWIND $rows AS r " + ends + " CREATE " + edge + (bare ? "" : " SET e = r[2]"), Map.of("rows", batch));
             write("UNWIND $rows AS r " + ends + " MATCH " + edge + " SET e = r[2]", Map.of("rows", batch));
         }
     }
