@@ -159,6 +159,15 @@ def ticket_instruments() -> QuerySet[Instrument]:
     return Instrument.objects.filter(tradable=True).only("id", "instrument_id", "venue_id")
 
 
+def ticket_default_account(user) -> Account | None:
+    """The account the ticket opens on: the one of the user's latest order, else the first connected one."""
+    usable = Account.objects.exclude(status=Account.Status.DISABLED)
+    last = Order.objects.filter(created_by=user, account__in=usable).order_by("-pk").values("account_id").first()
+    if last is not None:
+        return usable.get(pk=last["account_id"])
+    return usable.filter(status=Account.Status.CONNECTED).first()
+
+
 def account_buying_power(account: Account) -> dict | None:
     """Free cash of the account in its base currency (the book's CashBalance), or None if unknown."""
     from portfolio.models import CashBalance

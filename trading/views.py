@@ -120,7 +120,10 @@ class ExecutionView(SectionPage, TemplateView):
         )
         fragment = self.request.GET.get("fragment")
         if fragment is None and has_role(self.request.user, Role.TRADER):
-            ctx.update(ticket=OrderTicketForm(), instruments=selectors.ticket_instruments())
+            ctx.update(
+                ticket=OrderTicketForm(initial={"account": selectors.ticket_default_account(self.request.user)}),
+                instruments=selectors.ticket_instruments(),
+            )
         return ctx
 
 

@@ -93,6 +93,12 @@
       });
     }
 
+    // "2410000.50" -> "2,410,000.50": grouped as the Portfolio page prints money, on the string (no float).
+    function grouped(amount) {
+      const [whole, fraction] = String(amount).split(".");
+      return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (fraction !== undefined ? `.${fraction}` : "");
+    }
+
     function renderFacts(data) {
       const inst = data.instrument;
       if (inst) {
@@ -106,7 +112,7 @@
         text(document.getElementById("fact-sizes"), "—");
       }
       const power = data.buying_power;
-      text(document.getElementById("fact-power"), power ? `${power.free} ${power.currency} free` : "—");
+      text(document.getElementById("fact-power"), power ? `${grouped(power.free)} ${power.currency} free` : "—");
     }
 
     async function check() {

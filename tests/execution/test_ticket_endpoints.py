@@ -118,6 +118,29 @@ def test_viewer_sees_no_ticket_and_trader_does(client, role_users, db):
         assert option in html, option
 
 
+def test_ticket_opens_on_the_traders_last_account_else_a_connected_one(client, role_users, db):
+    import re
+
+    from tests.factories import make_reference_data
+    from trading.models import Account
+
+    make_reference_data()
+    Account.objects.update(status=Account.Status.DISCONNECTED)
+    Account.objects.filter(name="SIM-001").update(status=Account.Status.CONNECTED)
+    other = Account.objects.exclude(name="SIM-001").first()
+    c = _client(client, role_users, Role.TRADER)
+
+    def opened_on() -> list[str]:
+        select = re.search(r'<select name="account".*?</select>', c.get("/execution/").content.decode(), re.S)
+        return re.findall(r'<option value="([^"]+)" selected>', select.group(0))
+
+    # No order yet: the first connected account, not the first by name.
+    assert opened_on() == [str(Account.objects.get(name="SIM-001").pk)]
+    # Then wherever this trader last traded, connected or not.
+    make_order(account=other, created_by=role_users[Role.TRADER])
+    assert opened_on() == [str(other.pk)]
+
+
 def test_each_ticket_render_has_its_own_idempotency_key(client, role_users, db):
     import re
 
