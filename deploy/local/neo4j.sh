@@ -7,7 +7,7 @@
 #   neo4j.sh ensure    start the local server when NEO4J_BOLT_URL (env, else config/.env) points at
 #                      this machine and nothing answers there; an external URL or an empty one is left alone
 #   neo4j.sh start [PORT [HOME]]   start in the background on 127.0.0.1:PORT (default 7687, var/neo4j),
-#                                  then warms its JIT in the background (NEO4J_WARM_UP_ROUNDS, default 2; 0 skips it)
+#                                  then warms its JIT in the background (NEO4J_WARM_UP_ROUNDS, default 3; 0 skips it)
 #   neo4j.sh stop [HOME]           stop the server started from HOME
 #   neo4j.sh status [HOME]         print whether it runs; exit 0 when it does
 #
@@ -27,7 +27,7 @@ LAUNCHER=$ROOT/var/neo4j-launcher
 # full projection compiling Neo4j; the warm-up runs that work against a scratch DBMS so the desk's
 # resyncs do not, and `make run` does not wait for it.
 JAVA_OPTS=${NEO4J_JAVA_OPTS:--Xms512m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError}
-WARM_UP_ROUNDS=${NEO4J_WARM_UP_ROUNDS:-2}
+WARM_UP_ROUNDS=${NEO4J_WARM_UP_ROUNDS:-3}
 
 sources_hash() { cat deploy/neo4j/pom.xml deploy/neo4j/src/main/java/desk/neo4j/*.java | sha256sum | cut -c1-16; }
 

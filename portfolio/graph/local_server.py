@@ -32,7 +32,7 @@ JAVA_OPTS = ["-Xms512m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemory
 # runs this many benchmark-sized projections into a scratch DBMS once it is up (the
 # launcher's --warm-up-rounds, in the background), so within a couple of minutes of a
 # start the desk's resyncs run on compiled code. Tests skip it.
-DESK_WARM_UP_ROUNDS = 2
+DESK_WARM_UP_ROUNDS = 3
 START_TIMEOUT = 180.0
 WARM_UP_TIMEOUT = 240.0  # per round, on a busy 2-core machine
 
