@@ -28,6 +28,12 @@ Two kinds of load:
   that miss p99 <= 100 ms or lose an order (one alone may be a burst from
   another process on a shared machine), or past 1.25x the goal rate.
 
+Before every level and step the resting limit orders of the one before are
+canceled (``POST /api/v1/orders/cancel-all/``, then waiting for each CANCELED
+event on the socket): thousands of them would otherwise rest on the simulated
+venue, which matches every quote against each, and weigh on the gate's view
+of open exposure, so later measurements would pay for earlier ones.
+
 ``sustained_orders_per_s`` is the highest achieved rate of any measurement
 (ramp step or closed-loop level) whose p99 to Accepted stayed within 100 ms
 with nothing failed; ``sustained_from`` names it.
@@ -311,6 +317,7 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
     # POST's response (the venue answers before the web process has finished replying).
     arrivals: dict[str, dict[str, float]] = {}
     waiters: dict[str, tuple[frozenset[str], asyncio.Future]] = {}
+    cancels = {"seen": 0, "want": 0, "done": asyncio.Event()}
     ws = await WebSocket.connect(f"ws://127.0.0.1:{port}/ws/live/?topics=orders", cookie=f"sessionid={session}")
 
     async def listen():
@@ -320,6 +327,11 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
                 continue
             now = time.perf_counter()
             cid, status = msg["data"].get("client_order_id"), msg["data"].get("status")
+            if status == "CANCELED":
+                cancels["seen"] += 1
+                if cancels["seen"] >= cancels["want"]:
+                    cancels["done"].set()
+                continue
             arrivals.setdefault(cid, {}).setdefault(status, now)
             waiter = waiters.get(cid)
             if waiter and status in waiter[0] and not waiter[1].done():
@@ -386,10 +398,22 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
         cpu.idle_per_s = {role: round(v / IDLE_SECONDS, 4) for role, v in cpu.spent(before, cpu.read()).items()}
         results["idle_cpu_s_per_s"] = cpu.idle_per_s
 
+        async def clear_book() -> None:
+            """Cancel the resting orders the last measurement left and wait for every CANCELED event."""
+            cancels["seen"], cancels["want"] = 0, 1 << 30
+            cancels["done"].clear()
+            response = await http.post("/api/v1/orders/cancel-all/", content=json.dumps({"account": "SIM-001"}))
+            response.raise_for_status()
+            cancels["want"] = response.json()["canceled"]
+            if cancels["seen"] < cancels["want"]:
+                await asyncio.wait_for(cancels["done"].wait(), timeout=60)
+            arrivals.clear()
+
         sustained, sustained_from = 0.0, ""
         for clients in LEVELS:
             level: dict = {}
             for kind in ("accepted", "filled"):
+                await clear_book()
                 latencies: list[float] = []
                 failures: list[None] = []
                 started = time.monotonic()
@@ -461,6 +485,7 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
         rate = RAMP_START
         misses = 0
         while rate <= GOAL_RATE * 1.25:
+            await clear_book()
             step = await ramp_step(rate)
             ramp.append(step)
             if step["failed"] or not step["accepted_p99_ms"] <= GOAL_P99_MS:
