@@ -444,7 +444,6 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
             """Offer ``rate`` orders/s for RAMP_STEP_SECONDS, then wait for every one of them."""
             latencies: list[float] = []
             finished_at: list[float] = []
-            failed = 0
             in_flight: set[asyncio.Task] = set()
 
             async def scheduled(due: float) -> None:

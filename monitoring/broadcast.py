@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import itertools
 import logging
 import os
 import queue
@@ -99,14 +100,11 @@ class _Publisher:
                 except queue.Empty:
                     break
             # In order: each run of fan-out messages in one pipeline, the rest through the layer.
-            start = 0
-            for end in range(1, len(batch) + 1):
-                if end == len(batch) or _fanout(batch[end]) != _fanout(batch[start]):
-                    if _fanout(batch[start]):
-                        self._publish(batch[start:end])
-                    else:
-                        loop.run_until_complete(self._send(batch[start:end]))
-                    start = end
+            for fanout, run in itertools.groupby(batch, key=_fanout):
+                if fanout:
+                    self._publish(list(run))
+                else:
+                    loop.run_until_complete(self._send(list(run)))
 
     @staticmethod
     def _publish(batch: list) -> None:
@@ -152,13 +150,12 @@ def publish_flush(timeout: float = EXIT_FLUSH_SECONDS) -> bool:
 
 
 async def apublish(topic: str, event: str, data: dict[str, Any]) -> bool:
-    message = _message(topic, event, data)
     try:
         if topic in FANOUT_CHANNELS:
             frame = live_frame(topic, event, data)
             await asyncio.to_thread(redis_client().publish, FANOUT_CHANNELS[topic], frame)
         else:
-            await get_channel_layer().group_send(topic, message)
+            await get_channel_layer().group_send(topic, _message(topic, event, data))
         return True
     except Exception:
         logger.warning("live publish to %s failed", topic, exc_info=True)

@@ -161,11 +161,16 @@ def ticket_instruments() -> QuerySet[Instrument]:
 
 def ticket_default_account(user) -> Account | None:
     """The account the ticket opens on: the one of the user's latest order, else the first connected one."""
-    usable = Account.objects.exclude(status=Account.Status.DISABLED)
-    last = Order.objects.filter(created_by=user, account__in=usable).order_by("-pk").values("account_id").first()
+    last = (
+        Order.objects.filter(created_by=user)
+        .exclude(account__status=Account.Status.DISABLED)
+        .select_related("account")
+        .order_by("-pk")
+        .first()
+    )
     if last is not None:
-        return usable.get(pk=last["account_id"])
-    return usable.filter(status=Account.Status.CONNECTED).first()
+        return last.account
+    return Account.objects.filter(status=Account.Status.CONNECTED).first()
 
 
 def account_buying_power(account: Account) -> dict | None:

@@ -84,6 +84,8 @@ def _props(**values: Any) -> dict[str, Any]:
 # A resync of the full book holds it for seconds; a batch waiting longer than this gives its
 # keys back for the next run (GraphUnavailable) instead of holding a worker.
 WRITE_LOCK_WAIT = "120s"
+# How deeply this thread holds the turn (Django's connection, and so the advisory lock, is per thread).
+_write_turn = threading.local()
 
 
 @contextmanager
@@ -91,8 +93,16 @@ def graph_write_lock() -> Iterator[None]:
     """Hold the graph's write turn: one projection or resync at a time per graph server.
 
     A session-level PostgreSQL advisory lock keyed by the Bolt URL: released on exit,
-    and by PostgreSQL when a worker dies holding it. Re-entrant in one process.
+    and by PostgreSQL when a worker dies holding it. Re-entrant: a nested call (a resync
+    writing its rows) holds the turn its thread already has, without asking PostgreSQL again.
     """
+    if getattr(_write_turn, "depth", 0):
+        _write_turn.depth += 1
+        try:
+            yield
+        finally:
+            _write_turn.depth -= 1
+        return
     key = f"graph-projection {settings.NEO4J_BOLT_URL}"
     try:
         with connection.cursor() as cursor:
@@ -105,9 +115,11 @@ def graph_write_lock() -> Iterator[None]:
         raise GraphUnavailable(
             f"Another graph projection has held the graph for over {WRITE_LOCK_WAIT}; this one will run again."
         ) from exc
+    _write_turn.depth = 1
     try:
         yield
     finally:
+        _write_turn.depth = 0
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
 
