@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from config.api import ConflictError
+from config.throttling import OrderThrottle
 from monitoring.audit import audit_record
 from monitoring.roles import Role
 from trading.api.serializers import OrderDetailOutput, order_detail_data
@@ -23,16 +22,6 @@ from trading.order_entry import (
     order_submit,
     orders_cancel_all,
 )
-
-
-class OrderThrottle(UserRateThrottle):
-    """Per-client order rate (settings: ORDER_THROTTLE_RATE); the risk gate has its own rate limits.
-
-    Counts in one cache client for the process: Django's default cache object is
-    per request under ASGI, and each new one opened a Redis connection per order."""
-
-    scope = "orders"
-    cache = caches.create_connection("default")
 
 
 class OrderInput(serializers.Serializer):

@@ -10,10 +10,10 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from config.api import DeskPagination
+from config.throttling import RedisRateThrottle
 from monitoring.audit import audit_record
 from monitoring.roles import Role
 from trading.signal_router.models import Signal, SignalSource
@@ -106,7 +106,10 @@ class SignalListCreateApi(generics.ListCreateAPIView):
         return Response(SignalOutput(signal).data, status=status.HTTP_201_CREATED)
 
 
-class WebhookThrottle(AnonRateThrottle):
+class WebhookThrottle(RedisRateThrottle):
+    """Per sending address: the webhook has no user."""
+
+    scope = "webhook"
     rate = "600/min"
 
 
