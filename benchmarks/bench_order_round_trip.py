@@ -5,7 +5,11 @@ throw-away PostgreSQL database, daphne, the real node process on the offline
 venue, and the event bridge. Latency = receipt of the order's status event on
 the ``orders`` WebSocket topic (what an open page sees) minus the moment the
 POST was due to be sent. ``ORDER_BENCH_WEB_PROCESSES`` (default 1) runs that
-many daphne processes on one listening socket.
+many daphne processes on one listening socket. The API clients are a lean
+keep-alive HTTP/1.1 client on asyncio streams written here (``_Http``), not
+httpx: the load generator runs on the same cores as the stack, and httpx spent
+3.9-5.6 ms of CPU per order in it against 0.7-1.9 ms for this one (a real API
+client runs on another machine).
 
 Two kinds of load:
 
@@ -44,6 +48,31 @@ per completed order (``cpu_ms_per_order``: web, bridge, node, redis, postgres
 what it burns idle (measured for a few seconds before the first level). On a
 shared machine wall-clock throughput is noisy; CPU per order is what a change
 to the pipeline moves.
+
+``floor`` says whether the goal rate fits on this machine at all. Between the
+closed-loop levels and the ramp (after the ramp, orders that timed out in its
+overloaded last steps may still be in the pipeline and bill their CPU to the
+window), ``FLOOR_CLIENTS`` clients loop ``GET /api/v1/auth/me/`` with the same
+token for ``ORDER_BENCH_FLOOR_SECONDS``: daphne, Django's middleware, DRF's
+authentication, throttles and permissions and a tiny serializer, the framework
+cost every API order pays before our order code runs. ``web_request_cpu_ms``,
+``postgres_cpu_ms`` and ``clients_cpu_ms`` are CPU per such request (idle
+subtracted, as above). Then, for the sustained measurement (the fastest one
+when none met the goal; ``per_order_from`` names it): ``per_order_cpu_ms`` is
+its Accepted CPU per order, ``capacity_orders_per_s`` = the cores' CPU-ms per
+second (2000 on 2 cores) / (``total`` + ``clients``) and
+``capacity_orders_per_s_without_clients`` the same without the load generator
+(a real client runs elsewhere), and ``framework_share`` = the floor's web ms /
+that order's web ms, the part of the web process's cost that is framework
+rather than order code. ``cheapest`` repeats these for the measurement with the
+lowest CPU per order (fixed costs spread over more orders at higher rates, so
+it is often the busiest one). A capacity is an upper bound, never a rate to
+expect: it is the rate at which every core is 100 % busy with this stack alone,
+and queueing makes p99 climb steeply well before that (at utilisation u a
+queue's waiting time grows like u / (1 - u); the processes are single threaded
+and an order passes through several in turn). A capacity below the goal rate
+means the goal cannot be met on this machine without cutting CPU per order;
+one above it means it might.
 """
 
 from __future__ import annotations
@@ -76,6 +105,8 @@ RAMP_START = float(os.environ.get("ORDER_BENCH_RAMP_START", "16"))
 RAMP_FACTOR = 1.25
 RAMP_STEP_SECONDS = float(os.environ.get("ORDER_BENCH_RAMP_SECONDS", "5"))
 RAMP_MAX_IN_FLIGHT = 400
+FLOOR_CLIENTS = 10
+FLOOR_SECONDS = float(os.environ.get("ORDER_BENCH_FLOOR_SECONDS", "5"))
 RAMP_MISSES = 2  # consecutive steps over the goal that end the ramp (one can be a neighbour's burst)
 TRADER = "BENCH-RT"
 ACCEPTED = frozenset({"ACCEPTED", "PARTIALLY_FILLED", "FILLED"})
@@ -296,13 +327,127 @@ class _CpuMeter:
         return out
 
 
+class _Http:
+    """A lean keep-alive HTTP/1.1 client on asyncio streams: the bench's load generator.
+
+    httpx cost 2.7-3.8 ms of CPU per order in the bench process, on the same cores as
+    the stack it measures (a real API client runs elsewhere). This speaks only what
+    the bench sends: up to ``max_connections`` persistent connections, opened when
+    needed and reused, one request at a time on each; the constant headers encoded
+    once per method and path; a reply must carry a Content-Length (chunked or any
+    other surprise raises). A reused connection the server has closed meanwhile
+    (not one byte of a reply) is dropped and the request sent once more on a fresh
+    one: nothing of it reached the view, and the bench's orders carry an
+    idempotency key besides.
+    """
+
+    def __init__(self, host: str, port: int, token: str, max_connections: int, timeout: float = 30):
+        self._host, self._port, self._timeout = host, port, timeout
+        self._token = token
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._open: set[asyncio.StreamWriter] = set()
+        self._slots = asyncio.Semaphore(max_connections)
+        self._heads: dict[tuple[str, str], bytes] = {}
+
+    def _head(self, method: str, path: str) -> bytes:
+        head = self._heads.get((method, path))
+        if head is None:
+            head = self._heads[(method, path)] = (
+                f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
+                f"Authorization: Token {self._token}\r\n"
+                + ("Content-Type: application/json\r\n" if method != "GET" else "")
+            ).encode("latin-1")
+        return head
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """Send one request and return (status, body)."""
+        message = self._head(method, path) + (b"Content-Length: %d\r\n\r\n" % len(body) if method != "GET" else b"\r\n")
+        message += body
+        async with self._slots, asyncio.timeout(self._timeout):
+            while True:
+                reused = bool(self._idle)
+                reader, writer = self._idle.pop() if reused else await self._connect()
+                try:
+                    try:
+                        writer.write(message)
+                        await writer.drain()
+                        head = await reader.readuntil(b"\r\n\r\n")
+                    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                        if reused and not getattr(exc, "partial", b""):
+                            self._discard(writer)
+                            continue  # the server closed it while idle: a fresh connection
+                        raise
+                    status, length, keep = self._parse_head(head)
+                    data = await reader.readexactly(length) if length else b""
+                except BaseException:
+                    self._discard(writer)
+                    raise
+                if keep:
+                    self._idle.append((reader, writer))
+                else:
+                    self._discard(writer)
+                return status, data
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(self._host, self._port)
+        self._open.add(writer)
+        return reader, writer
+
+    @staticmethod
+    def _parse_head(head: bytes) -> tuple[int, int, bool]:
+        """(status, Content-Length, keep the connection) from a reply's status line and headers."""
+        status_line, *lines = head[:-4].split(b"\r\n")
+        version, _, rest = status_line.partition(b" ")
+        if version != b"HTTP/1.1" or not rest[:3].isdigit():
+            raise RuntimeError(f"unexpected status line {status_line[:80]!r}")
+        status = int(rest[:3])
+        length, keep = None, True
+        for line in lines:
+            name, sep, value = line.partition(b":")
+            if not sep:
+                raise RuntimeError(f"malformed header {line[:80]!r}")
+            name, value = name.strip().lower(), value.strip()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                raise RuntimeError(f"unsupported Transfer-Encoding {value!r}: the bench reads Content-Length bodies")
+            elif name == b"connection":
+                keep = value.lower() != b"close"
+        if length is None:
+            if status not in (204, 304):
+                raise RuntimeError(f"HTTP {status} reply without a Content-Length")
+            length = 0
+        return status, length, keep
+
+    def _discard(self, writer: asyncio.StreamWriter) -> None:
+        self._open.discard(writer)
+        writer.close()
+
+    async def aclose(self) -> None:
+        self._idle.clear()
+        for writer in list(self._open):
+            self._discard(writer)
+
+
+def _capacity(floor: dict, measured: tuple[str, float, dict[str, float]]) -> dict:
+    """What the cores could carry at 100 % CPU at one measurement's CPU per order (an upper bound)."""
+    source, rate, per_order = measured
+    budget = (os.cpu_count() or 1) * 1000  # CPU-ms per second
+    stack = per_order.get("total", 0.0)
+    with_clients = stack + per_order.get("clients", 0.0)
+    return {
+        "per_order_from": source,
+        "per_order_rate_per_s": rate,
+        "per_order_cpu_ms": per_order,
+        "cpu_ms_per_s": budget,
+        "capacity_orders_per_s": round(budget / with_clients, 1) if with_clients else None,
+        "capacity_orders_per_s_without_clients": round(budget / stack, 1) if stack else None,
+        "framework_share": round(floor["web_request_cpu_ms"] / per_order["web"], 2) if per_order.get("web") else None,
+    }
+
+
 async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuMeter) -> dict:
-    import logging
-
-    import httpx
     import redis
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would swamp the output
 
     from tests.node.wsclient import WebSocket
 
@@ -341,13 +486,10 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
     from collections import Counter
 
     refusals: Counter[str] = Counter()
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     results: dict = {}
     # Enough connections for the ramp's orders in flight (each HTTP/1.1 connection carries one at a time).
-    limits = httpx.Limits(max_connections=RAMP_MAX_IN_FLIGHT, max_keepalive_connections=RAMP_MAX_IN_FLIGHT)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30, limits=limits
-    ) as http:
+    http = _Http("127.0.0.1", port, token, max_connections=RAMP_MAX_IN_FLIGHT)
+    try:
         mid = Decimal(json.loads(client.hget("ni:quotes", "EUR/USD.SIM"))["bid"])
         resting = str((mid * Decimal("0.95")).quantize(Decimal("0.00001")))
 
@@ -362,15 +504,15 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
             }
             body.update({"order_type": "LIMIT", "price": resting} if kind == "accepted" else {"order_type": "MARKET"})
             started = time.perf_counter() if started is None else started
-            response = await http.post("/api/v1/orders/", content=json.dumps(body))
+            code, content = await http.request("POST", "/api/v1/orders/", json.dumps(body).encode())
             try:
-                data = response.json()
+                data = json.loads(content)
             except ValueError:
                 data = {}
             # 201 with any status past the gate (the venue may have answered already) is a success.
-            if response.status_code != 201 or data.get("status") in (None, "REJECTED", "VENUE_REJECTED"):
+            if code != 201 or data.get("status") in (None, "REJECTED", "VENUE_REJECTED"):
                 reason = data.get("status_reason", "") if isinstance(data, dict) else ""
-                refusals[f"{response.status_code} {data.get('status', '')} {reason[:60]}"] += 1
+                refusals[f"{code} {data.get('status', '')} {reason[:60]}"] += 1
                 return None
             target = ACCEPTED if kind == "accepted" else FILLED
             cid = data["client_order_id"]
@@ -402,14 +544,17 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
             """Cancel the resting orders the last measurement left and wait for every CANCELED event."""
             cancels["seen"], cancels["want"] = 0, 1 << 30
             cancels["done"].clear()
-            response = await http.post("/api/v1/orders/cancel-all/", content=json.dumps({"account": "SIM-001"}))
-            response.raise_for_status()
-            cancels["want"] = response.json()["canceled"]
+            code, content = await http.request("POST", "/api/v1/orders/cancel-all/", b'{"account": "SIM-001"}')
+            if not 200 <= code < 300:
+                raise RuntimeError(f"cancel-all answered {code}: {content[:200]!r}")
+            cancels["want"] = json.loads(content)["canceled"]
             if cancels["seen"] < cancels["want"]:
                 await asyncio.wait_for(cancels["done"].wait(), timeout=60)
             arrivals.clear()
 
-        sustained, sustained_from = 0.0, ""
+        sustained, sustained_from, sustained_cpu = 0.0, "", {}
+        # Every Accepted measurement's name, rate and CPU per order, for the floor's comparison.
+        costs: list[tuple[str, float, dict[str, float]]] = []
         for clients in LEVELS:
             level: dict = {}
             for kind in ("accepted", "filled"):
@@ -436,9 +581,47 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
                 level[f"{kind}_orders_per_s"] = round(len(latencies) / elapsed, 1)
                 level[f"{kind}_unmeasured"] = len(failures)
             results[f"{clients}_clients"] = level
+            costs.append((f"{clients}_clients", level["accepted_orders_per_s"], level["accepted_cpu_ms_per_order"]))
             if level["accepted_p99_ms"] <= GOAL_P99_MS and not level["accepted_unmeasured"]:
                 if level["accepted_orders_per_s"] > sustained:
                     sustained, sustained_from = level["accepted_orders_per_s"], f"{clients}_clients"
+                    sustained_cpu = level["accepted_cpu_ms_per_order"]
+
+        async def floor() -> dict:
+            """The framework's cost per request: authenticated GETs of /api/v1/auth/me/, closed loop."""
+            latencies: list[float] = []
+            failed: list[int] = []
+
+            async def worker(stop_at: float) -> None:
+                while time.monotonic() < stop_at:
+                    sent = time.perf_counter()
+                    code, _ = await http.request("GET", "/api/v1/auth/me/")
+                    if code == 200:
+                        latencies.append((time.perf_counter() - sent) * 1000)
+                    else:
+                        failed.append(code)
+
+            started = time.monotonic()
+            cpu_before = cpu.read()
+            await asyncio.gather(*(worker(started + FLOOR_SECONDS) for _ in range(FLOOR_CLIENTS)))
+            elapsed = time.monotonic() - started
+            per_request = cpu.per_order(cpu_before, cpu.read(), elapsed, len(latencies))
+            return {
+                "clients": FLOOR_CLIENTS,
+                "requests_per_s": round(len(latencies) / elapsed, 1),
+                "p50_ms": round(_percentile(latencies, 50), 1),
+                "p99_ms": round(_percentile(latencies, 99), 1),
+                "failed": len(failed),
+                "web_request_cpu_ms": per_request["web"],
+                "clients_cpu_ms": per_request["clients"],
+                "postgres_cpu_ms": per_request["postgres"],
+                "cpu_ms_per_request": per_request,
+            }
+
+        # Between the closed loop and the ramp: the ramp ends overloaded, with timed-out orders
+        # perhaps still in the pipeline, whose CPU would land in this window.
+        await clear_book()
+        results["floor"] = await floor()
 
         async def ramp_step(rate: float) -> dict:
             """Offer ``rate`` orders/s for RAMP_STEP_SECONDS, then wait for every one of them."""
@@ -487,6 +670,7 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
             await clear_book()
             step = await ramp_step(rate)
             ramp.append(step)
+            costs.append((f"ramp {step['offered_per_s']}/s", step["achieved_per_s"], step["cpu_ms_per_order"]))
             if step["failed"] or not step["accepted_p99_ms"] <= GOAL_P99_MS:
                 misses += 1
                 if misses == RAMP_MISSES:
@@ -496,11 +680,20 @@ async def _bench(port: int, token: str, session: str, redis_url: str, cpu: _CpuM
             misses = 0
             if step["achieved_per_s"] > sustained:
                 sustained, sustained_from = step["achieved_per_s"], f"ramp {step['offered_per_s']}/s"
+                sustained_cpu = step["cpu_ms_per_order"]
             rate *= RAMP_FACTOR
         results["ramp"] = ramp
+        if costs:
+            # The sustained measurement's cost; the fastest one's when none met the goal.
+            best = (sustained_from, sustained, sustained_cpu) if sustained else max(costs, key=lambda c: c[1])
+            cheapest = min(costs, key=lambda c: c[2].get("total", 0.0) + c[2].get("clients", 0.0))
+            results["floor"].update(_capacity(results["floor"], best))
+            results["floor"]["cheapest"] = _capacity(results["floor"], cheapest)
         results["sustained_orders_per_s"] = sustained
         results["sustained_from"] = sustained_from
         results["refusals"] = dict(refusals.most_common(5))
+    finally:
+        await http.aclose()
     listener.cancel()
     await ws.close()
     return results
