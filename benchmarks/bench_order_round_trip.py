@@ -8,8 +8,8 @@ POST was due to be sent. ``ORDER_BENCH_WEB_PROCESSES`` (default 1) runs that
 many daphne processes on one listening socket. The API clients are a lean
 keep-alive HTTP/1.1 client on asyncio streams written here (``_Http``), not
 httpx: the load generator runs on the same cores as the stack, and httpx spent
-3.9-5.6 ms of CPU per order in it against 0.7-1.9 ms for this one (a real API
-client runs on another machine).
+4.3-6.5 ms of CPU per order in it (11.4 at 50 clients) against 0.7-1.8 ms for
+this one, back to back on one machine (a real API client runs on another).
 
 Two kinds of load:
 
