@@ -194,7 +194,11 @@ def run() -> dict:
     with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db_name}"')
         conn.execute(f'CREATE DATABASE "{db_name}"')
-    detail: dict = {"seconds_per_level": SECONDS, "web_processes": WEB_PROCESSES}
+    detail: dict = {
+        "seconds_per_level": SECONDS,
+        "web_processes": WEB_PROCESSES,
+        "cpu_reference_ms": _cpu_reference_ms(),
+    }
     try:
         py = sys.executable
         subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
@@ -263,6 +267,21 @@ def run() -> dict:
         "goal": GOAL_RATE,
         "detail": {**detail, "worst_accepted_p99_ms": worst, "goal_p99_ms": GOAL_P99_MS},
     }
+
+
+def _cpu_reference_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop, best of three: how fast this machine's cores
+    are today. The machine's shared cores vary from day to day (the same code measured 26 ms of
+    CPU per order one day and 39-45 the next, and gate_latency's p99 50 and 119 us), so CPU
+    figures from different runs compare only alongside it."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
 
 
 def _drop_database(psycopg, admin_dsn: str, db_name: str) -> None:
