@@ -70,7 +70,8 @@ def env_url(name: str, default: object = _MISSING, *, schemes: tuple[str, ...]) 
     parsed = urlparse(value)
     if parsed.scheme not in schemes or not (parsed.hostname or parsed.path):
         raise ImproperlyConfigured(
-            f"{name}={value!r} is not a valid URL: expected a URL starting with {' or '.join(s + '://' for s in schemes)}."
+            f"{name}={value!r} is not a valid URL: "
+            f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}."
         )
     return value
 

@@ -150,7 +150,10 @@ def _book_correct(discrepancy: Discrepancy, *, user, resolution: str) -> None:
         action="reconciliation.correct_book",
         obj=position,
         changes={"quantity": [str(before), str(position.quantity)]},
-        message=f"{discrepancy.get_resolution_display()}: engine {discrepancy.engine_quantity}, book {discrepancy.book_quantity}",
+        message=(
+            f"{discrepancy.get_resolution_display()}: "
+            f"engine {discrepancy.engine_quantity}, book {discrepancy.book_quantity}"
+        ),
         via="system" if user is None else None,
     )
     from portfolio.services import position_payload

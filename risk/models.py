@@ -151,6 +151,9 @@ class KillSwitchEvent(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{'Engaged' if self.engaged else 'Disengaged'} {self.at or ''}: {self.reason}"[:200]
+
 
 class RiskDecision(models.Model):
     """The decision ledger: the gate's verdict on one order, replayable."""

@@ -19,7 +19,8 @@ LOG_DIR = ROOT / "test-artifacts" / "logs"
 
 def test_database_url() -> str:
     db = settings.DATABASES["default"]
-    return f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{connection.settings_dict['NAME']}"
+    host = f"{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
+    return f"postgresql://{db['USER']}:{db['PASSWORD']}@{host}/{connection.settings_dict['NAME']}"
 
 
 def child_env(**extra: str) -> dict[str, str]:

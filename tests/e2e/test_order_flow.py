@@ -76,7 +76,8 @@ def _status(order, *statuses, timeout=30):
         client = redis_client()
         raise AssertionError(
             f"order {order.client_order_id} stuck in {order.status} ({order.status_reason}); "
-            f"commands={client.xlen(commands_stream())} events={[f[b'type'] for _, f in client.xrange(events_stream())]} "
+            f"commands={client.xlen(commands_stream())} "
+            f"events={[f[b'type'] for _, f in client.xrange(events_stream())]} "
             f"node={node_status().as_dict()} gate={_gate_debug()}"
         ) from None
     return order

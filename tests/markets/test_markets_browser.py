@@ -23,7 +23,9 @@ def test_markets_page_updates_live_filters_sorts_and_opens_a_chart(node_worker, 
     row = 'tr[data-instrument="EUR/USD.SIM"]'
     # The page must move on its own: wait for the bid cell to change (no reload).
     first = page.wait_for_function(
-        f"""() => {{ const c = document.querySelector('{row} [data-f="bid"]'); return c && c.textContent !== '–' && c.textContent; }}""",
+        # The page shows an en dash until the first quote.
+        f"""() => {{ const c = document.querySelector('{row} [data-f="bid"]');"""
+        f"""return c && c.textContent !== '–' && c.textContent; }}""",  # noqa: RUF001
         timeout=20000,
     ).json_value()
     page.wait_for_function(
@@ -49,5 +51,5 @@ def test_markets_page_updates_live_filters_sorts_and_opens_a_chart(node_worker, 
     page.click('a[href="/markets/i/AAPL.SIM/"]')
     page.wait_for_selector("#chart canvas", timeout=10000)
     page.wait_for_function("() => window.__chartUpdates > 2 && window.__chartBars() > 0", timeout=20000)
-    assert page.text_content("#q-bid") != "–"
+    assert page.text_content("#q-bid") != "–"  # noqa: RUF001 (the page's placeholder)
     context.close()

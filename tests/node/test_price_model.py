@@ -1,5 +1,6 @@
 """The offline venue's price model: deterministic per seed, tick-exact, sectors move together."""
 
+import itertools
 from decimal import Decimal as D
 
 from trading.market_data.model import ModelInstrument, QuoteModel
@@ -37,7 +38,7 @@ def test_names_in_one_sector_are_more_correlated_than_across_sectors():
             mids[q.instrument_id].append(float((q.bid + q.ask) / 2))
 
     def returns(xs):
-        return [b / a - 1 for a, b in zip(xs, xs[1:], strict=False)]
+        return [b / a - 1 for a, b in itertools.pairwise(xs)]
 
     def corr(x, y):
         mx, my = sum(x) / len(x), sum(y) / len(y)

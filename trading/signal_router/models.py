@@ -45,7 +45,7 @@ class SignalRoute(models.Model):
         FROM_SIGNAL = "from_signal", "Quantity from the signal"
         FIXED = "fixed", "Fixed quantity"
         TARGET_POSITION = "target_position", "Trade to the signal's target position"
-        SCALED = "scaled", "Signal quantity × scale × strength"
+        SCALED = "scaled", "Signal quantity × scale × strength"  # noqa: RUF001 (the label's typography)
 
     class Balance(models.TextChoices):
         ROUND_ROBIN = "round_robin", "Round robin"

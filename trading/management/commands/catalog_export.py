@@ -1,4 +1,6 @@
-"""Export a range of catalog data as CSV or Parquet: ``manage.py catalog_export KIND IDENTIFIER OUT [--start --end]``."""
+"""Export a range of catalog data as CSV or Parquet.
+
+``manage.py catalog_export KIND IDENTIFIER OUT [--start --end]``."""
 
 from __future__ import annotations
 
