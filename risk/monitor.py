@@ -147,6 +147,14 @@ def account_risk(
     }
 
 
+def _shown(value: Any) -> str:
+    """A figure as a person reads it: 32,500 or 0.125, not 32500.0000000000."""
+    if not isinstance(value, Decimal):
+        return str(value)
+    value = _q(value).normalize()
+    return f"{value:,f}"
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(_q(value))
@@ -159,14 +167,16 @@ def _plain(value: Any) -> Any:
 
 def _alert_for_breach(item: dict[str, Any]) -> tuple[str, Alert | None]:
     key = f"{ALERT_PREFIX}{item['limit_id']}:{item['where']}"
+    scope = " ".join(str(x) for x in (item["scope"], item["target"]) if x)
+    measured, limit = _shown(item["measured"]), _shown(item["value"])
     severity = Alert.Severity.CRITICAL if item["kind"] in AUTO_KILL_KINDS else Alert.Severity.WARNING
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
                 severity=severity,
                 category=Alert.Category.RISK,
-                title=f"Risk limit breached: {item['kind']} ({item['scope']} {item['target'] or ''})".strip(),
-                message=f"{item['where'] or item['scope']}: {item['measured']} vs limit {item['value']}",
+                title=f"Risk limit breached: {item['kind']} ({scope})",
+                message=f"{item['where'] or item['scope']}: {measured} vs limit {limit}",
                 source="risk.monitor",
                 dedup_key=key[:200],
                 details=_plain(
@@ -226,7 +236,9 @@ def _auto_kill(item: dict[str, Any], snap: GateSnapshot) -> None:
         mode=mode,
         user=None,
         automatic=True,
-        reason=f"Automatic: {item['kind']} {_q(item['measured'])} over limit {item['value']} ({item['where']})",
+        reason=(
+            f"Automatic: {item['kind']} {_shown(item['measured'])} over limit {_shown(item['value'])} ({item['where']})"
+        ),
     )
 
 

@@ -99,7 +99,10 @@ def test_breach_raises_exactly_one_alert_per_incident_and_engages_the_kill_switc
     alerts = Alert.objects.filter(category="risk")
     assert alerts.count() == 1
     alert = alerts.get()
-    assert alert.severity == "critical" and "5000" in alert.message and "1000" in alert.message
+    assert alert.severity == "critical"
+    # Figures as a person reads them, not 5000.0000000000.
+    assert alert.message.endswith(": 5,000 vs limit 1,000"), alert.message
+    assert alert.title.startswith("Risk limit breached: daily_loss (account ") and " )" not in alert.title
     ks = KillSwitch.objects.get(scope="account", account=desk["account"])
     assert ks.engaged and ks.automatic and ks.reason.startswith("Automatic: daily_loss")
     assert redis_client().hget("ni:risk:monitor", "state") == b"breach"
