@@ -181,7 +181,8 @@
           field("idempotency_key").value = data.next_idempotency_key;
           renderErrors({});
           const rejected = order.status === "REJECTED";
-          showMessage(message, rejected ? `Rejected by the risk gate: ${order.status_reason}` : `${order.client_order_id}: ${order.status_display}`, !rejected);
+          // The placement's outcome; the order's live status is in its progress below.
+          showMessage(message, rejected ? `Rejected by the risk gate: ${order.status_reason}` : `Placed ${order.client_order_id}: passed the risk gate`, !rejected);
           await loadProgress(order.id);
         } else if (status === 400) {
           renderErrors(data.errors || {});
