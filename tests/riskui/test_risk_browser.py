@@ -123,7 +123,7 @@ def test_risk_manager_edits_a_limit_sees_breach_live_and_halts_trading_for_a_tra
     expect(row.locator(".ubar")).to_have_class(re.compile(r"\bbad\b"))
     feed = rm.locator('[data-testid="alert-feed"]')
     expect(feed).to_contain_text("Risk limit breached: max_position_size", timeout=30_000)
-    expect(feed).to_contain_text("4000")
+    expect(feed).to_contain_text("4,000 vs limit 3,000")
     expect(rm.locator('[data-metric="portfolio_value"] .value')).not_to_be_empty()
     shot(rm, "02-utilisation-and-breach-live")
 
