@@ -80,8 +80,12 @@ def risk_metric_desk_totals(rows) -> dict[str, Any] | None:
     # so the cards and the chart do not jump between currencies as values move.
     currency, group = min(by_ccy.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     totals = {f: sum((getattr(r, f) for r in group), Decimal(0)) for f in METRIC_FIELDS}
+    # VaR and ES stand on the daily closes the monitor has recorded; a position without any
+    # has no loss distribution, and a VaR of 0 would read as "no risk" rather than "unknown".
+    days = [p.get("history_days", 0) for r in group for p in (r.details or {}).get("positions", [])]
     return {
         **totals,
+        "history_days": min(days) if days else None,
         "currency": currency,
         "at": group[0].at,
         "accounts": len(group),

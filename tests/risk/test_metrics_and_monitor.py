@@ -135,3 +135,21 @@ def test_monitor_task_runs_on_a_real_worker(desk, celery_worker):
 
     risk_monitor.delay()
     wait_until(lambda: RiskMetricSnapshot.objects.exists(), timeout=30, what="a risk snapshot from the worker")
+
+
+def test_the_risk_page_says_var_is_unknown_before_any_daily_close(desk, client, role_users):
+    """A VaR of 0 on an open position would read as "no risk": without closes it is unknown."""
+    from risk.monitor import risk_monitor_run
+    from tests.factories import password_for
+
+    position(desk, "100000")
+    risk_monitor_run()
+    assert client.login(username="risk", password=password_for("risk"))
+    page = client.get("/risk/").content.decode()
+    assert 'data-testid="var-no-history"' in page and "unknown, not zero" in page
+
+    _history(desk["eur"], ["1.25", "1.30", "1.248", "1.27296", "1.209312"])
+    risk_monitor_run()
+    page = client.get("/risk/").content.decode()
+    assert 'data-testid="var-no-history"' not in page
+    assert "from only 4 daily returns" in page
