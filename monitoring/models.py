@@ -175,6 +175,7 @@ class AlertDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "alert deliveries"
         constraints = [
             # Dispatching an alert twice (event + sweep) must not send it twice.
             models.UniqueConstraint(fields=["alert", "rule", "channel"], name="alert_delivery_once_per_rule_channel")

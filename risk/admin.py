@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from monitoring.admin import ReadOnlyAdmin, ReadOnlyInline, RoleAdmin
 from monitoring.roles import Role
+from monitoring.templatetags.desk import fixed
 from risk import limits
 from risk.models import (
     KillSwitch,
@@ -58,7 +59,7 @@ class RiskLimitAdmin(RoleAdmin):
         "name",
         "kind",
         "scope_label",
-        "value",
+        "limit_value",
         "currency",
         "window_seconds",
         "enabled",
@@ -77,6 +78,11 @@ class RiskLimitAdmin(RoleAdmin):
         ("More", {"fields": ["params", "version", "updated_by", "updated_at"]}),
     ]
     actions = ["disable_limits", "enable_limits"]
+
+    @admin.display(description="value", ordering="value")
+    def limit_value(self, obj: RiskLimit) -> str:
+        # 5,000 rather than the column's 5000.0000000000; every significant digit stays.
+        return fixed(obj.value, 0)
 
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in limits.EDITABLE_FIELDS}

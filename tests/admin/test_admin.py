@@ -110,6 +110,9 @@ def test_risk_manager_changes_a_limit_in_admin_validated_and_audited(browser_as,
     entry = AuditLog.objects.get(action="risk_limit.update")
     assert entry.changes == {"value": ["1000", "1500"], "version": [1, 2]}
     assert entry.via == "admin" and entry.actor_name == "risk"
+    # The list reads the value as a person would: 1,500, not 1500.0000000000.
+    listing = client.get(reverse("admin:risk_risklimit_changelist")).content.decode()
+    assert '<td class="field-limit_value">1,500</td>' in listing
 
 
 @pytest.mark.parametrize(
