@@ -87,9 +87,9 @@ class RedisRateThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         rate = self.get_rate()
-        ident = self.client_key(request)
         if not rate:
             return True
+        ident = self.client_key(request)
         count, seconds = parse_rate(rate)
         period_us = seconds * 1_000_000
         try:

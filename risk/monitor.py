@@ -25,6 +25,7 @@ from django.utils import timezone
 from monitoring.broadcast import publish_on_commit
 from monitoring.models import Alert
 from monitoring.redis_client import redis_client
+from monitoring.templatetags.desk import fixed
 from risk import metrics
 from risk.gate import reservation
 from risk.gate.events import gate_publish
@@ -147,12 +148,9 @@ def account_risk(
     }
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Decimal) -> str:
     """A figure as a person reads it: 32,500 or 0.125, not 32500.0000000000."""
-    if not isinstance(value, Decimal):
-        return str(value)
-    value = _q(value).normalize()
-    return f"{value:,f}"
+    return fixed(_q(value), 0)
 
 
 def _plain(value: Any) -> Any:
