@@ -58,7 +58,7 @@ COMPONENTS: dict[str, tuple[str, str]] = {
 # (the gate works, on purpose refusing) but red on a trader's screen, and a
 # lagging reconciliation is amber here, not down.
 STATE_LEVELS: dict[str, dict[str, str]] = {
-    "risk_gate": {"active": GREEN, "reduce_only": AMBER, "stale": AMBER, "halted": RED},
+    "risk_gate": {"active": GREEN, "reduce_only": AMBER, "stale": AMBER, "failing": RED, "halted": RED},
     "f8_integration": {"synchronized": GREEN, "lagging": AMBER, "diverged": RED},
     "data_feeds": {"live": GREEN, "stale": AMBER, "down": RED},
 }

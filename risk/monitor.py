@@ -350,7 +350,10 @@ def risk_monitor_run() -> dict[str, Any]:
         if breaches
         else f"{len(utilisation)} limits within bounds, {len(results)} accounts"
     )
-    redis_client().hset(MONITOR_KEY, mapping={"heartbeat": time.time(), "state": state, "detail": detail})
+    pipe = redis_client().pipeline()
+    pipe.hset(MONITOR_KEY, mapping={"heartbeat": time.time(), "state": state, "detail": detail})
+    pipe.hdel(MONITOR_KEY, "failed_at", "error")
+    pipe.execute()
     return {
         "accounts": len(results),
         "limits": len(utilisation),

@@ -2,7 +2,8 @@
 
 Written elsewhere in ``risk``:
   ``ni:risk:monitor`` hash: ``heartbeat`` (epoch s of the last risk-monitor run),
-      ``state`` (ok | breach), ``detail``;
+      ``state`` (ok | breach), ``detail``; ``failed_at`` and ``error`` while its
+      latest pass raised;
   ``ni:killswitch:global`` JSON: ``{"engaged": bool, "mode": "halt"|"reduce_only", "reason": str}``.
 """
 
@@ -27,7 +28,7 @@ def monitor_timeout() -> float:
 
 @dataclass(frozen=True)
 class RiskStatus:
-    state: str  # active | halted | reduce_only | stale
+    state: str  # active | halted | reduce_only | failing | stale
     detail: str
     monitor_age: float | None
     kill_switch: dict
@@ -51,6 +52,10 @@ def risk_status() -> RiskStatus:
         mode = kill_switch.get("mode", "halt")
         state = "reduce_only" if mode == "reduce_only" else "halted"
         detail = f"Kill switch engaged ({mode}): {kill_switch.get('reason', '')}"
+    elif monitor.get("failed_at") and float(monitor["failed_at"]) >= float(monitor.get("heartbeat") or 0):
+        state = "failing"
+        failed_ago = time.time() - float(monitor["failed_at"])
+        detail = f"The risk monitor failed {failed_ago:.0f}s ago: {monitor.get('error', 'unknown error')}"
     elif age is None or age > monitor_timeout():
         state = "stale"
         detail = "The risk monitor has not run" if age is None else f"Risk monitor last ran {age:.0f}s ago"

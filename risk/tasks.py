@@ -17,8 +17,26 @@ def risk_monitor() -> dict:
         return {"skipped": "another risk monitor pass is running"}
     try:
         return risk_monitor_run()
+    except Exception as exc:
+        # Say so on the desk: without this a failing monitor reads as one that
+        # simply has not run yet.
+        _record_failure(exc)
+        raise
     finally:
         try:
             lock.release()
         except Exception:
             pass
+
+
+def _record_failure(exc: Exception) -> None:
+    import time
+
+    from monitoring.redis_client import redis_client
+    from risk.status import MONITOR_KEY
+
+    error = f"{type(exc).__name__}: {exc}"[:300]
+    try:
+        redis_client().hset(MONITOR_KEY, mapping={"failed_at": time.time(), "error": error})
+    except Exception:
+        pass  # Redis itself is the failure; the header already shows it unreachable.

@@ -116,6 +116,32 @@ def celery_worker(transactional_db):
     proc.stop()
 
 
+_STARTED_AT = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test that ran desk processes shows their last log lines: CI keeps only pytest's output."""
+    import time
+
+    if call.when == "setup":
+        item.stash[_STARTED_AT] = time.time()
+    report = yield
+    if report.failed and call.when in ("setup", "call"):
+        from tests.processes import ManagedProcess
+
+        since = item.stash.get(_STARTED_AT, time.time())
+        seen = set()
+        for proc in ManagedProcess.started:
+            if proc.log_path in seen:
+                continue
+            seen.add(proc.log_path)
+            tail = proc.log_tail(since)
+            if tail:
+                report.sections.append((f"Log of {proc.name} (last lines)", tail))
+    return report
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Stop the risk gate's background thread before the test Redis goes away at exit,
     so the run ends on pytest's summary instead of that thread's reconnect warnings."""

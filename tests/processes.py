@@ -37,6 +37,9 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 class ManagedProcess:
+    # Every process started by this test run, so a failing test can show what they logged.
+    started: list[ManagedProcess] = []
+
     def __init__(self, name: str, argv: list[str], *, env: dict[str, str] | None = None):
         self.name = name
         self.argv = argv
@@ -50,6 +53,7 @@ class ManagedProcess:
         self.proc = subprocess.Popen(
             self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        ManagedProcess.started.append(self)
         return self
 
     @property
@@ -74,6 +78,15 @@ class ManagedProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, since: float, lines: int = 40) -> str:
+        """The last ``lines`` log lines, if the log was written after ``since`` (epoch s)."""
+        if not self.log_path.exists() or self.log_path.stat().st_mtime < since:
+            return ""
+        with self.log_path.open("rb") as f:
+            f.seek(max(0, self.log_path.stat().st_size - 200_000))
+            tail = f.read().decode(errors="replace").splitlines()[-lines:]
+        return "\n".join(line[:240] for line in tail)
 
 
 def start_daphne(name: str = "daphne") -> tuple[ManagedProcess, str]:

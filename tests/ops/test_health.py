@@ -144,6 +144,27 @@ def test_risk_gate_is_down_when_the_monitor_is_silent_and_degraded_when_halted(c
     assert "drill" in body["detail"]
 
 
+def test_a_failing_risk_monitor_says_why_until_a_pass_succeeds(client, redis_conn, db):
+    """A pass that raises is red with its error, not amber "has not run"; the next good pass clears it."""
+    from monitoring.status import indicators
+    from risk.gate.loader import CORRELATIONS_KEY
+    from risk.tasks import risk_monitor
+
+    redis_conn.set(CORRELATIONS_KEY, "{not json")
+    with pytest.raises(json.JSONDecodeError):
+        risk_monitor()
+    status, body = _component(client, "risk-gate")
+    assert (status, body["status"], body["data"]["state"]) == (503, "down", "failing")
+    assert "The risk monitor failed" in body["detail"] and "JSONDecodeError" in body["detail"]
+    risk = next(i for i in indicators() if i.key == "risk")
+    assert (risk.level, risk.state) == ("red", "failing")
+
+    redis_conn.delete(CORRELATIONS_KEY)
+    risk_monitor()
+    status, body = _component(client, "risk-gate")
+    assert (status, body["status"], body["data"]["state"]) == (200, "ok", "active")
+
+
 def test_f8_integration_is_down_while_reconciliation_lags(client, redis_conn, db):
     """The check also reads the F8 outbox backlog, which lives in PostgreSQL."""
     from portfolio.status import SYNC_KEY
