@@ -83,6 +83,29 @@ def env_choice(name: str, default: object = _MISSING, *, choices: tuple[str, ...
     return value
 
 
+_RATE_PERIODS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
+
+
+def env_rate(name: str, default: object = _MISSING) -> str:
+    """A request rate in DRF's notation: ``3000/min`` (periods s, m, h, d or a word starting with one)."""
+    value = _raw(name, default) or ""
+    count, slash, period = value.partition("/")
+    period = period.strip().lower()
+    valid = (
+        slash
+        and count.strip().isdigit()
+        and int(count) >= 1
+        and period[:1] in _RATE_PERIODS
+        and period != "ms"
+        and _RATE_PERIODS[period[:1]].startswith(period.rstrip("s") or "s")
+    )
+    if not valid:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate: expected requests per period, such as 3000/min (s, min, hour or day)."
+        )
+    return f"{int(count)}/{period}"
+
+
 def env_path(name: str, default: object = _MISSING, *, base: Path) -> Path:
     value = _raw(name, default) or ""
     path = Path(value)

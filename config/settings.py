@@ -20,6 +20,7 @@ from config.env import (
     env_decimal,
     env_int,
     env_path,
+    env_rate,
     env_str,
     env_url,
 )
@@ -257,8 +258,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "user": env_str("API_THROTTLE_RATE", "6000/min"),
-        "orders": env_str("ORDER_THROTTLE_RATE", "3000/min"),
+        "user": env_rate("API_THROTTLE_RATE", "6000/min"),
+        "orders": env_rate("ORDER_THROTTLE_RATE", "3000/min"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
 }
