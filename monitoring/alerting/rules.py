@@ -120,10 +120,11 @@ BUILTIN_RULES: list[dict[str, Any]] = [
         "metric": "service_down",
         "comparison": "ge",
         "threshold": 1,
-        "window_seconds": 60,
+        "window_seconds": 30,
         "severity": "critical",
         "category": "service",
-        "description": "A health check (database, Redis, workers, node, gate, F8 sync, feeds) reports down.",
+        "description": "A health check (database, Redis, workers, node, gate, F8 sync, feeds) has reported down "
+        "for 30 s: two checks in a row, so a desk starting up or one lost check pages nobody.",
     },
     {
         "name": "Risk limit breach",

@@ -46,7 +46,10 @@ def _service_down(window: int) -> Values | None:
         # A result older than ten minutes says nothing about now (the health task stopped; celery says so).
         if name in OPTIONAL or now - float(result.get("at", 0)) > 600:
             continue
-        out[name] = 1.0 if result.get("status") == "down" else 0.0
+        # Down counts once it has lasted the rule's window, by the checks' own times.
+        down = result.get("status") == "down"
+        lasted = float(result.get("at", 0)) - float(result.get("down_since") or result.get("at", 0))
+        out[name] = 1.0 if down and lasted >= window else 0.0
     return out
 
 
@@ -123,7 +126,11 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric(
-            "service_down", "Health check down (1) or up (0), per component", "flag", _service_down, high=Decimal(1)
+            "service_down",
+            "Health check down (1) or up (0), per component; down once it has lasted the window",
+            "flag",
+            _service_down,
+            high=Decimal(1),
         ),
         Metric("http_p95_ms", "HTTP p95 latency over the window", "ms", _windowed(_http_p95), windowed=True),
         Metric(

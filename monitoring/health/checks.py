@@ -522,7 +522,16 @@ def results_record(results: dict[str, CheckResult], *, at: float | None = None) 
     from monitoring.redis_client import redis_client
 
     at = time.time() if at is None else at
-    redis_client().hset(
-        LAST_RESULTS_KEY,
-        mapping={name: json.dumps({**result.as_dict(), "at": at}) for name, result in results.items()},
-    )
+    r = redis_client()
+    previous = {k.decode(): json.loads(v) for k, v in r.hgetall(LAST_RESULTS_KEY).items()}
+    mapping = {}
+    for name, result in results.items():
+        # ``down_since``: the first of the unbroken run of down results, so a rule can
+        # wait for "down for 30 s" instead of paging on one failed check (a desk starting up).
+        down_since = None
+        if result.status == "down":
+            before = previous.get(name, {})
+            down_since = before.get("down_since") if before.get("status") == "down" else None
+            down_since = at if down_since is None else down_since
+        mapping[name] = json.dumps({**result.as_dict(), "at": at, "down_since": down_since})
+    r.hset(LAST_RESULTS_KEY, mapping=mapping)

@@ -137,3 +137,36 @@ def test_admin_form_refuses_unknown_metric(client, role_users):
     assert response.status_code == 200  # the admin re-renders the form with the error
     assert "Unknown metric" in response.content.decode()
     assert not AlertRule.objects.exists()
+
+
+def test_service_failure_pages_once_a_component_stays_down_for_the_window_not_on_one_failed_check():
+    """A desk starting up (node not yet running) fails one health check; only two in a row 30 s apart page."""
+    import time
+
+    from monitoring.alerting.evaluation import rules_evaluate
+    from monitoring.health.checks import CheckResult, results_record
+    from monitoring.models import Alert
+
+    builtin_rules_ensure()
+    now = time.time()
+    down = {"nautilus": CheckResult("nautilus", "down", "node is starting")}
+    up = {"nautilus": CheckResult("nautilus", "ok", "node running")}
+
+    results_record(down, at=now - 40)
+    rules_evaluate(metric="service_down")
+    assert not Alert.objects.filter(title__startswith="Service failure").exists()
+
+    results_record(down, at=now - 10)
+    rules_evaluate(metric="service_down")
+    alert = Alert.objects.get(title="Service failure (nautilus)")
+    assert alert.status == Alert.Status.OPEN and alert.severity == "critical"
+
+    results_record(up, at=now)
+    rules_evaluate(metric="service_down")
+    alert.refresh_from_db()
+    assert alert.status == Alert.Status.RESOLVED
+
+    # A new outage starts its own clock.
+    results_record(down, at=now + 1)
+    rules_evaluate(metric="service_down")
+    assert Alert.objects.filter(title="Service failure (nautilus)").exclude(status=Alert.Status.RESOLVED).count() == 0
