@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.management import call_command
+from django.db.models import Count
 
 from portfolio.management.commands.setup_test_portfolio import _seed_quotes
 from portfolio.models import CashBalance, PortfolioSnapshot, Position
@@ -141,10 +142,34 @@ def test_setup_test_portfolio_builds_a_multi_currency_book_with_history(db):
         assert snap.cash + snap.unrealized_pnl == snap.total_value
 
     before = _counts()
-    assert "0 cash balances, 0 positions, 0 snapshots created" in _run(
-        "setup_test_portfolio", days=3, end_date=date(2026, 1, 9)
-    )
+    again = _run("setup_test_portfolio", days=3, end_date=date(2026, 1, 9))
+    assert "0 cash balances, 0 positions, 0 snapshots created" in again
+    assert "daily closes: 0 created" in again
     assert _counts() == before
+
+
+def test_seeded_daily_closes_give_a_fresh_desk_a_var_instead_of_unknown(db):
+    """60 closes per instrument, ending yesterday at today's price: the first monitor pass has 59 returns."""
+    from risk.models import PriceHistory, RiskMetricSnapshot
+    from risk.monitor import risk_monitor_run
+    from tests.risk.conftest import set_quote
+
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    output = _run("setup_test_portfolio", days=1, end_date=yesterday)
+    quoted = set(_seed_quotes())
+    per_instrument = PriceHistory.objects.values("instrument__instrument_id").annotate(n=Count("id"))
+    assert {row["instrument__instrument_id"] for row in per_instrument} == quoted
+    assert {row["n"] for row in per_instrument} == {60}
+    assert f"daily closes: {60 * len(quoted)} created" in output
+    eur = PriceHistory.objects.get(instrument__instrument_id="EUR/USD.SIM", date=yesterday)
+    assert eur.close == _seed_quotes()["EUR/USD.SIM"].mid.quantize(Decimal("0.00001"))
+
+    for instrument_id, quote in _seed_quotes().items():  # what the node publishes once it runs
+        set_quote(instrument_id, str(quote.bid), str(quote.ask))
+    risk_monitor_run()
+    demo = RiskMetricSnapshot.objects.filter(account__name="SIM-DEMO").latest("at")
+    assert demo.var_hist_95 > 0 and demo.es_hist_95 >= demo.var_hist_95
+    assert {p["history_days"] for p in demo.details["positions"]} == {59}
 
 
 def test_seed_demo_loads_logins_and_data_once(db):

@@ -8,10 +8,14 @@
   trading uses, so orders, fills, positions and cash agree;
 * equity history: hourly intraday snapshots and a daily close for the last
   ``--days`` days up to ``--end-date`` (yesterday by default), for every
-  funded account and for the whole desk, ending at today's valuation.
+  funded account and for the whole desk, ending at today's valuation;
+* daily closes: ``--close-days`` (60) days per instrument, walked back from its
+  current price with one shared market factor, so VaR, expected shortfall and
+  correlations have history from the first risk-monitor pass.
 
-Idempotent: cash rows, opening orders (``SEED-PF-<symbol>``) and snapshots
-(by account, kind and time) are created only when missing.
+Idempotent: cash rows, opening orders (``SEED-PF-<symbol>``), snapshots
+(by account, kind and time) and closes (by instrument and day) are created only
+when missing.
 """
 
 from __future__ import annotations
@@ -117,6 +121,39 @@ def _seed_quotes() -> dict[str, Quote]:
     return quotes
 
 
+# Daily volatility of the demo closes by asset class: roughly what each market moves in a day.
+DAILY_VOL = {"fx": Decimal("0.006"), "equity": Decimal("0.015"), "crypto": Decimal("0.035")}
+
+
+def daily_closes_ensure(*, end: date, days: int) -> int:
+    """Daily closes for the last ``days`` days of every quoted instrument, walked back from its
+    current price, so VaR, expected shortfall and correlations have history on a fresh desk
+    (without them the Risk page rightly says "unknown"). Existing closes are kept."""
+    from risk.models import PriceHistory
+
+    quotes = _seed_quotes()
+    dates = [end - timedelta(days=offset) for offset in range(days)]
+    instruments = [i for i in Instrument.objects.all() if i.instrument_id in quotes]
+    existing = set(
+        PriceHistory.objects.filter(instrument__in=instruments, date__in=dates).values_list("instrument_id", "date")
+    )
+    # One market factor shared by every instrument plus their own noise: correlated, as markets are.
+    market = random.Random(f"closes-market-{end.isoformat()}")
+    factor = [Decimal(str(market.gauss(0, 1))) for _ in dates]
+    rows = []
+    for inst in instruments:
+        rng = random.Random(f"closes-{inst.instrument_id}-{end.isoformat()}")
+        vol = DAILY_VOL.get(inst.asset_class, Decimal("0.012"))
+        close = quotes[inst.instrument_id].mid
+        for day, shared in zip(dates, factor, strict=True):
+            if (inst.pk, day) not in existing:
+                rows.append(PriceHistory(instrument=inst, date=day, close=close.quantize(inst.tick_size)))
+            shock = (Decimal("0.6") * shared + Decimal("0.8") * Decimal(str(rng.gauss(0, 1)))) * vol
+            close = max(close / (1 + shock), inst.tick_size)
+    PriceHistory.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
 def snapshots_ensure(*, end: date, days: int, write) -> int:
     """Equity history of every valued account and of the desk: a seeded random walk that ends
     at today's valuation, so the history meets the live book (and today's P&L is today's)."""
@@ -183,15 +220,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=5, help="Days of equity history.")
         parser.add_argument(
+            "--close-days",
+            type=int,
+            default=60,
+            help="Days of daily closes per instrument, for VaR and correlations (0: none).",
+        )
+        parser.add_argument(
             "--end-date",
             type=date.fromisoformat,
             default=None,
             help="Last day of history, YYYY-MM-DD (default: yesterday, UTC).",
         )
 
-    def handle(self, *args, days: int, end_date: date | None, **options):
+    def handle(self, *args, days: int, end_date: date | None, close_days: int, **options):
         if not 1 <= days <= 366:
             raise CommandError("--days must be between 1 and 366.")
+        if not 0 <= close_days <= 750:
+            raise CommandError("--close-days must be between 0 and 750.")
         from trading.services import reference_data_ensure
 
         reference_data_ensure()
@@ -201,4 +246,6 @@ class Command(BaseCommand):
         write(f"cash balances: {cash} created")
         positions = book_positions_ensure(write=write)
         snapshots = snapshots_ensure(end=end, days=days, write=write)
+        closes = daily_closes_ensure(end=end, days=close_days)
+        write(f"daily closes: {closes} created ({close_days} days per instrument)")
         write(self.style.SUCCESS(f"{cash} cash balances, {positions} positions, {snapshots} snapshots created"))
