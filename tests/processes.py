@@ -80,13 +80,15 @@ class ManagedProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def log_tail(self, since: float, lines: int = 40) -> str:
-        """The last ``lines`` log lines, if the log was written after ``since`` (epoch s)."""
+        """The last ``lines`` unindented log lines, if the log was written after ``since`` (epoch s)."""
         if not self.log_path.exists() or self.log_path.stat().st_mtime < since:
             return ""
         with self.log_path.open("rb") as f:
             f.seek(max(0, self.log_path.stat().st_size - 200_000))
-            tail = f.read().decode(errors="replace").splitlines()[-lines:]
-        return "\n".join(line[:240] for line in tail)
+            text = f.read().decode(errors="replace")
+        # Traceback frames (indented) crowd out the lines that say what happened.
+        kept = [line[:240] for line in text.splitlines() if line.strip() and not line[:1].isspace()]
+        return "\n".join(kept[-lines:])
 
 
 def start_daphne(name: str = "daphne") -> tuple[ManagedProcess, str]:
