@@ -16,6 +16,8 @@ HUNDRED = Decimal(100)
 PER_ORDER_KINDS = frozenset(
     {"max_order_quantity", "max_order_notional", "price_band_pct", "instrument_list", "order_rate"}
 )
+# Measured against an account's equity, which needs every position and balance priced.
+EQUITY_KINDS = frozenset({"daily_loss", "max_drawdown_pct", "max_leverage", "sector_gross_pct", "sector_net_pct"})
 
 
 def _accounts_in_scope(snap: GateSnapshot, rule: LimitRule) -> list[int]:
@@ -77,10 +79,17 @@ def measure(snap: GateSnapshot, rule: LimitRule, counters: dict[str, int] | None
         for aid in _accounts_in_scope(snap, rule):
             consider(Decimal(counters.get(f"oo:a{aid}", 0)), f"account {aid}")
         return best if best is not None else ZERO, where
+    unvalued: list[int] = []
     for aid in _accounts_in_scope(snap, rule):
         state = snap.account_state.get(aid)
         info = snap.accounts[aid]
         if state is None:
+            continue
+        if not state.complete and kind in EQUITY_KINDS and rule.scope != "strategy":
+            # A position or balance without a price or FX rate: the equity is a guess (cash alone
+            # after buying reads as a loss), so the limit is unknown here, not breached.
+            # The gate refuses the account's orders meanwhile (VALUATION_INCOMPLETE).
+            unvalued.append(aid)
             continue
         eq = state.equity
         if kind == "daily_loss":
@@ -120,6 +129,8 @@ def measure(snap: GateSnapshot, rule: LimitRule, counters: dict[str, int] | None
                     sum((abs(state.inst_notional.get(j, ZERO)) for j in set(group)), ZERO),
                     f"account {aid} group of {iid}",
                 )
+    if best is None and unvalued:
+        return None, f"account {', '.join(map(str, unvalued))}: valuation incomplete (price or FX rate missing)"
     return (best if best is not None else ZERO), where
 
 
@@ -138,6 +149,8 @@ def limit_utilisation(snap: GateSnapshot, *, counters: dict[str, int] | None = N
             breached = measured > rule.value
         out.append(
             {
+                # No standing measure: per-order kinds (where is empty) or accounts that cannot be valued.
+                "unknown": measured is None and bool(where),
                 "limit_id": rule.id,
                 "version": rule.version,
                 "kind": rule.kind,

@@ -116,6 +116,34 @@ def test_breach_raises_exactly_one_alert_per_incident_and_engages_the_kill_switc
     assert Alert.objects.filter(category="risk").count() == 2
 
 
+def test_an_unpriced_position_makes_equity_limits_unknown_not_breached_and_engages_no_kill_switch(desk):
+    """At start-up, before the feeds quote, cash alone (after buying) read as a large daily loss and
+    the monitor halted the account. Unknown is not breached; the gate refuses the account's orders meanwhile."""
+    from monitoring.models import Alert
+    from monitoring.redis_client import redis_client
+    from risk.gate.loader import snapshot_load
+    from risk.gate.utilisation import limit_utilisation
+    from risk.models import KillSwitch
+    from risk.monitor import risk_monitor_run
+
+    loss = limit("daily_loss", "1000", scope="account", account=desk["account"])
+    size = limit("max_position_size", "1000000")
+    position(desk, "100000", avg="1.30")
+    redis_client().hdel("ni:quotes", "EUR/USD.SIM")  # no price for the position yet
+
+    rows = {r["limit_id"]: r for r in limit_utilisation(snapshot_load())}
+    assert rows[loss.pk]["measured"] is None and rows[loss.pk]["unknown"] and not rows[loss.pk]["breached"]
+    assert "valuation incomplete" in rows[loss.pk]["where"]
+    assert rows[size.pk]["utilisation_pct"] == D("10.00")  # quantities need no price
+    risk_monitor_run()
+    assert not Alert.objects.filter(category="risk").exists()
+    assert not KillSwitch.objects.filter(engaged=True).exists()
+
+    set_quote("EUR/USD.SIM", "1.25")  # priced: -5,000 is a real breach
+    risk_monitor_run()
+    assert KillSwitch.objects.get(scope="account", account=desk["account"]).engaged
+
+
 def test_limit_utilisation_for_every_limit(desk):
     from risk.gate.loader import snapshot_load
     from risk.gate.utilisation import limit_utilisation
