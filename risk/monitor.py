@@ -271,7 +271,7 @@ def _reconcile_reservations() -> int:
 
 def risk_monitor_run() -> dict[str, Any]:
     from risk.killswitch import kill_switch_mirror_all
-    from trading.models import Sector
+    from trading.models import Account, Sector
 
     started = time.monotonic()
     now = timezone.now()
@@ -285,7 +285,15 @@ def risk_monitor_run() -> dict[str, Any]:
     utilisation = limit_utilisation(snap, counters=reservation.reservation_counters())
     breaches = [u for u in utilisation if u["breached"]]
 
-    results = [account_risk(snap, aid, returns, scenarios, sector_codes) for aid in snap.accounts]
+    # An account with a position or balance that has no price or FX rate has no equity to speak of:
+    # recording cash alone as its value would leave a false trough in its drawdown history.
+    valued = [aid for aid in snap.accounts if (st := snap.account_state.get(aid)) is not None and st.complete]
+    unvalued = sorted(
+        Account.objects.filter(pk__in=[aid for aid in snap.accounts if aid not in valued]).values_list(
+            "name", flat=True
+        )
+    )
+    results = [account_risk(snap, aid, returns, scenarios, sector_codes) for aid in valued]
     with transaction.atomic():
         rows = []
         for res in results:
@@ -349,13 +357,17 @@ def risk_monitor_run() -> dict[str, Any]:
         f"{len(breaches)} limit(s) breached"
         if breaches
         else f"{len(utilisation)} limits within bounds, {len(results)} accounts"
-    )
+    ) + (f"; not valued: {', '.join(unvalued)}" if unvalued else "")
     pipe = redis_client().pipeline()
-    pipe.hset(MONITOR_KEY, mapping={"heartbeat": time.time(), "state": state, "detail": detail})
+    pipe.hset(
+        MONITOR_KEY,
+        mapping={"heartbeat": time.time(), "state": state, "detail": detail, "unvalued": json.dumps(unvalued)},
+    )
     pipe.hdel(MONITOR_KEY, "failed_at", "error")
     pipe.execute()
     return {
         "accounts": len(results),
+        "unvalued": unvalued,
         "limits": len(utilisation),
         "breaches": len(breaches),
         "released_reservations": released,

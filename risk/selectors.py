@@ -68,6 +68,22 @@ def risk_metric_latest() -> list[RiskMetricSnapshot]:
     return list(RiskMetricSnapshot.objects.filter(at=newest).select_related("account").order_by("account_id"))
 
 
+def risk_unvalued_accounts() -> list[str]:
+    """Accounts the last monitor pass could not value (a price or FX rate missing); [] if unknown."""
+    import json
+
+    import redis
+
+    from monitoring.redis_client import redis_client
+    from risk.status import MONITOR_KEY
+
+    try:
+        raw = redis_client().hget(MONITOR_KEY, "unvalued")
+    except redis.RedisError:
+        return []
+    return json.loads(raw) if raw else []
+
+
 def risk_metric_desk_totals(rows) -> dict[str, Any] | None:
     """Desk cards: the sum over the accounts of the main currency (money in different currencies
     is not added up, the others are named). VaR/ES are summed too — an upper bound that ignores diversification."""

@@ -37,6 +37,7 @@ def _page_context() -> dict:
     return {
         "metric_accounts": latest,
         "totals": totals,
+        "unvalued": selectors.risk_unvalued_accounts(),
         "history": selectors.risk_metric_history(currency=totals["currency"]) if totals else [],
         "limit_rows": selectors.risk_limit_rows(),
         "kill_switches": selectors.kill_switch_list(),

@@ -116,15 +116,18 @@ def test_breach_raises_exactly_one_alert_per_incident_and_engages_the_kill_switc
     assert Alert.objects.filter(category="risk").count() == 2
 
 
-def test_an_unpriced_position_makes_equity_limits_unknown_not_breached_and_engages_no_kill_switch(desk):
+def test_an_unpriced_position_makes_equity_limits_unknown_not_breached_and_engages_no_kill_switch(
+    desk, client, role_users
+):
     """At start-up, before the feeds quote, cash alone (after buying) read as a large daily loss and
     the monitor halted the account. Unknown is not breached; the gate refuses the account's orders meanwhile."""
     from monitoring.models import Alert
     from monitoring.redis_client import redis_client
     from risk.gate.loader import snapshot_load
     from risk.gate.utilisation import limit_utilisation
-    from risk.models import KillSwitch
+    from risk.models import KillSwitch, RiskMetricSnapshot
     from risk.monitor import risk_monitor_run
+    from tests.factories import password_for
 
     loss = limit("daily_loss", "1000", scope="account", account=desk["account"])
     size = limit("max_position_size", "1000000")
@@ -138,10 +141,16 @@ def test_an_unpriced_position_makes_equity_limits_unknown_not_breached_and_engag
     risk_monitor_run()
     assert not Alert.objects.filter(category="risk").exists()
     assert not KillSwitch.objects.filter(engaged=True).exists()
+    # No value recorded for it either: cash alone would be a false trough in its drawdown history.
+    assert not RiskMetricSnapshot.objects.filter(account=desk["account"]).exists()
+    assert client.login(username="risk", password=password_for("risk"))
+    assert "not valued: SIM-001" in client.get("/risk/").content.decode()
 
     set_quote("EUR/USD.SIM", "1.25")  # priced: -5,000 is a real breach
     risk_monitor_run()
     assert KillSwitch.objects.get(scope="account", account=desk["account"]).engaged
+    assert RiskMetricSnapshot.objects.get(account=desk["account"]).portfolio_value == D("995000.0000")
+    assert "not valued" not in client.get("/risk/").content.decode()
 
 
 def test_limit_utilisation_for_every_limit(desk):
