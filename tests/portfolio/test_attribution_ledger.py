@@ -13,7 +13,12 @@ from trading.market_data.quotes import Quote
 
 pytestmark = pytest.mark.django_db
 
-TODAY = datetime.now(UTC).date()
+
+def _today():
+    # Read per test, not at import: a run that crosses midnight UTC must not compare with yesterday.
+    return datetime.now(UTC).date()
+
+
 QUOTES = {
     iid: Quote(iid, D(bid), D(ask), None, 0, "SIM")
     for iid, bid, ask in [
@@ -25,7 +30,7 @@ QUOTES = {
 
 
 def _at(days_ago: int, hour: int) -> datetime:
-    return datetime.combine(TODAY - timedelta(days=days_ago), time(hour), tzinfo=UTC)
+    return datetime.combine(_today() - timedelta(days=days_ago), time(hour), tzinfo=UTC)
 
 
 def _midnight(days_ago: int) -> datetime:
@@ -71,27 +76,31 @@ def _same_as_full_replay(**period) -> dict:
     return stored
 
 
+# (days ago, hour) pairs, turned into times when the test runs.
 PERIODS = [
     {},
-    {"start": _midnight(3)},
-    {"start": _midnight(3), "end": _midnight(1)},
-    {"start": _midnight(4), "end": _midnight(3)},
-    {"start": _at(2, 10)},  # not at midnight: the first day is replayed from its checkpoint
-    {"start": _at(3, 12), "end": _at(1, 14)},
-    {"start": _midnight(0)},
-    {"end": _midnight(2)},
+    {"start": (3, 0)},
+    {"start": (3, 0), "end": (1, 0)},
+    {"start": (4, 0), "end": (3, 0)},
+    {"start": (2, 10)},  # not at midnight: the first day is replayed from its checkpoint
+    {"start": (3, 12), "end": (1, 14)},
+    {"start": (0, 0)},
+    {"end": (2, 0)},
 ]
 
 
-@pytest.mark.parametrize("period", PERIODS, ids=lambda p: ",".join(f"{k}={v:%d %H:%M}" for k, v in p.items()) or "all")
-def test_stored_days_give_the_full_replays_figures(period):
+@pytest.mark.parametrize(
+    "spec", PERIODS, ids=lambda p: ",".join(f"{k}=-{d}d {h:02d}h" for k, (d, h) in p.items()) or "all"
+)
+def test_stored_days_give_the_full_replays_figures(spec):
     _history()
+    today = _today()
 
-    figures = _same_as_full_replay(**period)
+    figures = _same_as_full_replay(**{key: _at(*when) for key, when in spec.items()})
 
-    assert AttributionLedger.objects.get().through == TODAY
-    assert AttributionDay.objects.filter(day=TODAY - timedelta(days=4)).exists()
-    assert not AttributionDay.objects.filter(day=TODAY).exists()  # today is replayed, never stored
+    assert AttributionLedger.objects.get().through == today
+    assert AttributionDay.objects.filter(day=today - timedelta(days=4)).exists()
+    assert not AttributionDay.objects.filter(day=today).exists()  # today is replayed, never stored
     # Each book's newest checkpoint, and only it, is where the replay of today starts.
     newest = {}
     for c in AttributionCheckpoint.objects.order_by("day"):
@@ -116,7 +125,7 @@ def test_a_late_fill_for_a_stored_day_rebuilds_from_that_day():
     fill(ts=_at(3, 12), instrument="EUR/USD.SIM", side="BUY", qty="1000", px="1.08200", fee="0.22")
 
     after = _same_as_full_replay(start=_midnight(4))
-    day = (TODAY - timedelta(days=3)).isoformat()
+    day = (_today() - timedelta(days=3)).isoformat()
     assert after["day"][day][3] == before["day"][day][3] + 1
     assert after["total"] != before["total"]
 
@@ -134,7 +143,7 @@ def test_a_fill_committed_out_of_id_order_is_caught_by_the_thorough_refresh():
 
     attribution_ledger_refresh(thorough=True)
 
-    assert _same_as_full_replay(start=_midnight(4))["day"][(TODAY - timedelta(days=2)).isoformat()][3] == 3
+    assert _same_as_full_replay(start=_midnight(4))["day"][(_today() - timedelta(days=2)).isoformat()][3] == 3
 
 
 def test_attribution_without_redis_reports_what_it_could_not_value(restart_redis_after):
