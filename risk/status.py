@@ -2,8 +2,8 @@
 
 Written elsewhere in ``risk``:
   ``ni:risk:monitor`` hash: ``heartbeat`` (epoch s of the last risk-monitor run),
-      ``state`` (ok | breach), ``detail``; ``failed_at`` and ``error`` while its
-      latest pass raised;
+      ``state`` (ok | breach), ``detail``, ``unvalued`` (JSON list of the account
+      names it could not value); ``failed_at`` and ``error`` while its latest pass raised;
   ``ni:killswitch:global`` JSON: ``{"engaged": bool, "mode": "halt"|"reduce_only", "reason": str}``.
 """
 

@@ -1,4 +1,8 @@
+import logging
+
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 # One monitor pass at a time across every worker; a pass longer than the
 # interval makes the next beat skip rather than pile up.
@@ -32,11 +36,15 @@ def risk_monitor() -> dict:
 def _record_failure(exc: Exception) -> None:
     import time
 
+    import redis
+
     from monitoring.redis_client import redis_client
     from risk.status import MONITOR_KEY
 
     error = f"{type(exc).__name__}: {exc}"[:300]
     try:
         redis_client().hset(MONITOR_KEY, mapping={"failed_at": time.time(), "error": error})
-    except Exception:
-        pass  # Redis itself is the failure; the header already shows it unreachable.
+    except redis.RedisError:
+        # Redis itself is the failure: the header already shows it unreachable, and the
+        # pass's own exception is raised (and logged by Celery) after this.
+        logger.warning("could not record the risk monitor's failure in Redis", exc_info=True)
